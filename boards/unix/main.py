@@ -1,0 +1,27 @@
+# The MicroPython unix port as a board: start dora's server from a JSON
+# config file.  Used by `make serve`, `make demo` and the host tests.
+#
+#   MICROPYPATH=firmware micropython boards/unix/main.py CONFIG.json
+#   PYTHONPATH=firmware python3 boards/unix/main.py CONFIG.json   (CPython)
+#
+# The unix port has no `network` module to bring an interface up: the host
+# (or the test's network namespace) owns the interface; the config names it.
+
+import sys
+
+from dora import config, runner
+
+
+def start(argv):
+    if len(argv) < 2:
+        print("usage: main.py CONFIG.json")
+        sys.exit(2)
+    try:
+        cfg = config.load(argv[1])
+    except config.ConfigError as e:
+        print("dora: bad config: %s" % e)
+        sys.exit(2)
+    runner.main(cfg)
+
+
+start(sys.argv)

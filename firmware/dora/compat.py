@@ -1,0 +1,213 @@
+# The one place where MicroPython and CPython differ.  Every other dora module
+# imports what it needs from here and never asks which interpreter it runs on.
+#
+# Branches are chosen once, at import time, with try/except ImportError.
+
+import socket
+import time
+
+try:  # MicroPython
+    from micropython import const
+
+    MICROPYTHON = True
+except ImportError:  # CPython
+
+    def const(value):
+        return value
+
+    MICROPYTHON = False
+
+try:  # MicroPython: asyncio is the package from micropython-lib / the firmware
+    import asyncio
+except ImportError:  # pragma: no cover - every supported interpreter has one
+    import uasyncio as asyncio  # noqa: F401
+
+import errno
+
+EAGAIN = errno.EAGAIN
+ETIMEDOUT = errno.ETIMEDOUT
+
+# Linux and lwIP disagree on option numbers; the MicroPython unix port exposes
+# Linux's values, the board ports lwIP's (SO_BROADCAST 0x20 there).
+SO_BROADCAST = getattr(socket, "SO_BROADCAST", 6)
+SO_REUSEADDR = getattr(socket, "SO_REUSEADDR", 2)
+SOL_SOCKET = getattr(socket, "SOL_SOCKET", 1)
+_SO_BINDTODEVICE = 25  # Linux value; the unix port has no constant for it
+
+
+class Clock:
+    """Whole seconds since this clock was made, never wrapping.
+
+    The boards have no battery-backed RTC, so dora measures time from boot
+    only.  On MicroPython ticks_ms() wraps (2**30 ms on the unix port), so the
+    elapsed milliseconds are folded into seconds at every call; the running
+    values stay small ints and now() allocates nothing."""
+
+    def __init__(self):
+        self._last = _ticks()
+        self._seconds = 0
+        self._ms = 0
+
+    def now(self):
+        t = _ticks()
+        self._ms += _ticks_diff(t, self._last)
+        self._last = t
+        if self._ms >= 1000:
+            self._seconds += self._ms // 1000
+            self._ms %= 1000
+        return self._seconds
+
+
+if MICROPYTHON:
+    _ticks = time.ticks_ms
+    _ticks_diff = time.ticks_diff
+    sleep_ms = asyncio.sleep_ms
+
+    def ticks_ms():
+        return time.ticks_ms()
+
+    def ticks_diff(a, b):
+        return time.ticks_diff(a, b)
+
+else:
+
+    def _ticks():
+        return int(time.monotonic() * 1000)
+
+    def _ticks_diff(a, b):
+        return a - b
+
+    ticks_ms = _ticks
+    ticks_diff = _ticks_diff
+
+    def sleep_ms(ms):
+        return asyncio.sleep(ms / 1000)
+
+
+def ip_str(buf, off=0):
+    """Dotted-quad text of the 4 bytes at buf[off] (allocates: logs only)."""
+    return "%d.%d.%d.%d" % (buf[off], buf[off + 1], buf[off + 2], buf[off + 3])
+
+
+def sockaddr(ip, port):
+    """A socket address for `ip` (dotted text) and `port`, in the form this
+    interpreter's sendto/bind take: raw sockaddr bytes on the unix port, a
+    tuple on CPython and on the lwIP boards."""
+    if _RAW_SOCKADDR:
+        return socket.getaddrinfo(ip, port)[0][-1]
+    return (ip, port)
+
+
+def sockaddr_ip(addr, out, off):
+    """Write the IPv4 address of a received peer address into out[off:off+4].
+
+    Used for logging and to reuse the peer address for replies; allocates on
+    the lwIP boards and CPython (text parsing), not on the unix port."""
+    if _RAW_SOCKADDR:
+        for i in range(4):
+            out[off + i] = addr[4 + i]
+        return
+    parts = addr[0].split(".")
+    for i in range(4):
+        out[off + i] = int(parts[i])
+
+
+def sockaddr_port(addr):
+    if _RAW_SOCKADDR:
+        return (addr[2] << 8) | addr[3]
+    return addr[1]
+
+
+def _detect_raw_sockaddr():
+    # The unix port's getaddrinfo returns raw sockaddr bytes; lwIP and CPython
+    # return (host, port) tuples.
+    try:
+        return not isinstance(socket.getaddrinfo("127.0.0.1", 1)[0][-1], tuple)
+    except Exception:
+        return False
+
+
+_RAW_SOCKADDR = _detect_raw_sockaddr()
+
+
+def udp_socket(port, ifname=None, ip="0.0.0.0"):
+    """A non-blocking UDP socket bound to ip:port that may send broadcasts.
+
+    `ifname` pins the socket to one interface where the platform can
+    (Linux and ESP32): a socket bound to 0.0.0.0 then receives the
+    broadcasts of that interface only, and its broadcasts leave by it."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
+    s.setsockopt(SOL_SOCKET, SO_BROADCAST, 1)
+    if ifname:
+        bind_to_device(s, ifname)
+    s.bind(sockaddr(ip, port))
+    s.setblocking(False)
+    return s
+
+
+def bind_to_device(s, ifname):
+    opt = getattr(socket, "SO_BINDTODEVICE", _SO_BINDTODEVICE)
+    name = ifname.encode() if isinstance(ifname, str) else ifname
+    s.setsockopt(SOL_SOCKET, opt, name)
+
+
+if MICROPYTHON:
+    _io_queue = asyncio.core._io_queue
+
+    async def readable(sock):
+        # MicroPython's asyncio has no datagram API; its own stream code waits
+        # on a socket this way (extmod/asyncio/stream.py).
+        yield _io_queue.queue_read(sock)
+
+else:
+
+    async def readable(sock):
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        fd = sock.fileno()
+        loop.add_reader(fd, _wake, fut)
+        try:
+            await fut
+        finally:
+            loop.remove_reader(fd)
+
+    def _wake(fut):
+        if not fut.done():
+            fut.set_result(None)
+
+
+def fsync(f):
+    """Make what was written to `f` durable.
+
+    MicroPython: flush() reaches the filesystem driver (littlefs commits the
+    file on it; the unix port hands it to the OS).  CPython: flush + fsync."""
+    f.flush()
+    if not MICROPYTHON:
+        import os
+
+        os.fsync(f.fileno())
+
+
+def file_size(path):
+    import os
+
+    try:
+        return os.stat(path)[6]
+    except OSError:
+        return -1
+
+
+def rename(src, dst):
+    import os
+
+    os.rename(src, dst)
+
+
+def remove(path):
+    import os
+
+    try:
+        os.remove(path)
+    except OSError:
+        pass

@@ -1,0 +1,351 @@
+# DHCPv4 message codec (RFC 2131 section 2, RFC 2132), shared by server and
+# client.  No I/O, no clock, and no allocation after construction:
+#
+#   msg = Message()            # once, at start-up
+#   if msg.parse(buf, n): ...  # buf may be bytes or bytearray; nothing copied
+#   msg.opt(CODE)              # offset of the option's value in buf, or -1
+#
+# Writing goes straight into a caller-owned bytearray through Writer.
+#
+# Fixed header (offsets): op 0, htype 1, hlen 2, hops 3, xid 4, secs 8,
+# flags 10, ciaddr 12, yiaddr 16, siaddr 20, giaddr 24, chaddr 28 (16 bytes),
+# sname 44 (64), file 108 (128), magic cookie 236, options 240.
+
+from .compat import const
+
+BOOTREQUEST = const(1)
+BOOTREPLY = const(2)
+
+DISCOVER = const(1)
+OFFER = const(2)
+REQUEST = const(3)
+DECLINE = const(4)
+ACK = const(5)
+NAK = const(6)
+RELEASE = const(7)
+INFORM = const(8)
+
+OPT_PAD = const(0)
+OPT_SUBNET_MASK = const(1)
+OPT_ROUTER = const(3)
+OPT_DNS = const(6)
+OPT_HOSTNAME = const(12)
+OPT_DOMAIN = const(15)
+OPT_BROADCAST = const(28)
+OPT_REQUESTED_IP = const(50)
+OPT_LEASE_TIME = const(51)
+OPT_OVERLOAD = const(52)
+OPT_MESSAGE_TYPE = const(53)
+OPT_SERVER_ID = const(54)
+OPT_PARAM_LIST = const(55)
+OPT_MESSAGE = const(56)
+OPT_MAX_SIZE = const(57)
+OPT_RENEWAL_TIME = const(58)
+OPT_REBINDING_TIME = const(59)
+OPT_VENDOR_CLASS = const(60)
+OPT_CLIENT_ID = const(61)
+OPT_RAPID_COMMIT = const(80)
+OPT_RELAY_AGENT = const(82)
+OPT_END = const(255)
+
+OFF_OP = const(0)
+OFF_HTYPE = const(1)
+OFF_HLEN = const(2)
+OFF_HOPS = const(3)
+OFF_XID = const(4)
+OFF_SECS = const(8)
+OFF_FLAGS = const(10)
+OFF_CIADDR = const(12)
+OFF_YIADDR = const(16)
+OFF_SIADDR = const(20)
+OFF_GIADDR = const(24)
+OFF_CHADDR = const(28)
+OFF_SNAME = const(44)
+OFF_FILE = const(108)
+OFF_COOKIE = const(236)
+OFF_OPTIONS = const(240)
+
+HEADER_LEN = const(240)
+MIN_LEN = const(300)  # BOOTP minimum; replies are padded up to it
+FLAG_BROADCAST = const(0x80)  # high bit of the flags field, first byte
+MAX_REPLY = const(576)  # every client must accept this much (RFC 2131 2.)
+
+_COOKIE0 = const(99)
+_COOKIE1 = const(130)
+_COOKIE2 = const(83)
+_COOKIE3 = const(99)
+
+# Why parse() refused a buffer, for counters and logs.
+OK = const(0)
+ERR_SHORT = const(1)
+ERR_HEADER = const(2)
+ERR_COOKIE = const(3)
+ERR_OPTIONS = const(4)
+ERR_TYPE = const(5)
+
+ERROR_NAMES = ("ok", "short", "header", "cookie", "options", "type")
+
+_MAX_SEEN = const(64)  # distinct options remembered per message
+
+
+class Message:
+    """A parsed view of one DHCP message.
+
+    The option index maps each code to the offset of its first occurrence
+    (RFC 3396 concatenation is not supported: the first instance counts).
+    It is reset per message by clearing only the codes that were set, so a
+    parse costs O(options), not O(256)."""
+
+    def __init__(self):
+        self.buf = b""
+        self.n = 0
+        self.error = OK
+        self.type = 0
+        self._where = [0] * 256  # code -> offset of value + 1 (0 = absent)
+        self._seen = bytearray(_MAX_SEEN)
+        self._nseen = 0
+
+    def parse(self, buf, n, op=BOOTREQUEST):
+        """Index buf[:n]; True when it is a well-formed DHCP message of `op`."""
+        where = self._where
+        seen = self._seen
+        for i in range(self._nseen):
+            where[seen[i]] = 0
+        self._nseen = 0
+        self.buf = buf
+        self.n = n
+        self.type = 0
+        if n < HEADER_LEN + 4 or n > len(buf):
+            return self._fail(ERR_SHORT)
+        if buf[OFF_OP] != op or buf[OFF_HTYPE] != 1 or buf[OFF_HLEN] != 6:
+            return self._fail(ERR_HEADER)
+        if (
+            buf[OFF_COOKIE] != _COOKIE0
+            or buf[OFF_COOKIE + 1] != _COOKIE1
+            or buf[OFF_COOKIE + 2] != _COOKIE2
+            or buf[OFF_COOKIE + 3] != _COOKIE3
+        ):
+            return self._fail(ERR_COOKIE)
+        if not self._scan(OFF_OPTIONS, n):
+            return self._fail(ERR_OPTIONS)
+        overload = self.opt(OPT_OVERLOAD)
+        if overload >= 0 and self.opt_len(OPT_OVERLOAD) == 1:
+            # RFC 2132 9.3: file and/or sname carry more options.
+            what = buf[overload]
+            if what & 1 and not self._scan(OFF_FILE, OFF_COOKIE):
+                return self._fail(ERR_OPTIONS)
+            if what & 2 and not self._scan(OFF_SNAME, OFF_FILE):
+                return self._fail(ERR_OPTIONS)
+        t = self.opt(OPT_MESSAGE_TYPE)
+        if t < 0 or self.opt_len(OPT_MESSAGE_TYPE) != 1 or not 1 <= buf[t] <= 8:
+            return self._fail(ERR_TYPE)
+        self.type = buf[t]
+        self.error = OK
+        return True
+
+    def _fail(self, why):
+        self.error = why
+        return False
+
+    def _scan(self, i, end):
+        buf = self.buf
+        where = self._where
+        seen = self._seen
+        while i < end:
+            code = buf[i]
+            if code == OPT_END:
+                return True
+            if code == OPT_PAD:
+                i += 1
+                continue
+            if i + 1 >= end:
+                return False
+            length = buf[i + 1]
+            if i + 2 + length > end:
+                return False
+            if where[code] == 0 and self._nseen < _MAX_SEEN:
+                where[code] = i + 3  # value offset + 1
+                seen[self._nseen] = code
+                self._nseen += 1
+            i += 2 + length
+        # A missing END is tolerated (some clients end with padding only).
+        return True
+
+    def opt(self, code):
+        """Offset of option `code`'s value in buf, or -1 when absent."""
+        return self._where[code] - 1
+
+    def opt_len(self, code):
+        w = self._where[code]
+        return self.buf[w - 2] if w else -1
+
+    def opt_ip(self, code, out, off):
+        """Copy a 4-byte option into out[off:off+4]; False if absent/wrong."""
+        w = self._where[code] - 1
+        if w < 0 or self.buf[w - 1] != 4:
+            return False
+        buf = self.buf
+        for i in range(4):
+            out[off + i] = buf[w + i]
+        return True
+
+    def opt_u16(self, code, default):
+        w = self._where[code] - 1
+        if w < 0 or self.buf[w - 1] != 2:
+            return default
+        return (self.buf[w] << 8) | self.buf[w + 1]
+
+    def opt_u32(self, code, default):
+        """A 4-byte unsigned option as an int (may allocate above 2**30 on
+        MicroPython: used by the client for lease times, not in the server)."""
+        w = self._where[code] - 1
+        if w < 0 or self.buf[w - 1] != 4:
+            return default
+        b = self.buf
+        return (b[w] << 24) | (b[w + 1] << 16) | (b[w + 2] << 8) | b[w + 3]
+
+    def wants(self, code):
+        """True when the parameter request list (55) asks for `code`, or when
+        the client sent no list at all."""
+        w = self._where[OPT_PARAM_LIST] - 1
+        if w < 0:
+            return True
+        buf = self.buf
+        for i in range(w, w + buf[w - 1]):
+            if buf[i] == code:
+                return True
+        return False
+
+    def max_reply(self, cap):
+        """Largest reply this client accepts (57), never below 576 nor above
+        `cap` (the size of our reply buffer)."""
+        size = self.opt_u16(OPT_MAX_SIZE, MAX_REPLY)
+        if size < MAX_REPLY:
+            size = MAX_REPLY
+        return cap if size > cap else size
+
+    def ip_is(self, off, ip, ioff):
+        """True when the 4 bytes at buf[off] equal ip[ioff:ioff+4]."""
+        buf = self.buf
+        return (
+            buf[off] == ip[ioff]
+            and buf[off + 1] == ip[ioff + 1]
+            and buf[off + 2] == ip[ioff + 2]
+            and buf[off + 3] == ip[ioff + 3]
+        )
+
+    def is_zero(self, off):
+        buf = self.buf
+        return buf[off] == 0 and buf[off + 1] == 0 and buf[off + 2] == 0 and buf[off + 3] == 0
+
+    def broadcast_flag(self):
+        return bool(self.buf[OFF_FLAGS] & FLAG_BROADCAST)
+
+
+def copy(dst, doff, src, soff, n):
+    """dst[doff:doff+n] = src[soff:soff+n] without allocating (a slice would)."""
+    for i in range(n):
+        dst[doff + i] = src[soff + i]
+
+
+def zero(dst, doff, n):
+    for i in range(doff, doff + n):
+        dst[i] = 0
+
+
+def same(a, aoff, b, boff, n):
+    for i in range(n):
+        if a[aoff + i] != b[boff + i]:
+            return False
+    return True
+
+
+def put_u32(dst, off, value):
+    dst[off] = (value >> 24) & 0xFF
+    dst[off + 1] = (value >> 16) & 0xFF
+    dst[off + 2] = (value >> 8) & 0xFF
+    dst[off + 3] = value & 0xFF
+
+
+class Writer:
+    """Builds one message in a caller-owned bytearray.
+
+    start() writes the fixed header; option()/raw_option() append options
+    while they fit under the limit (an option that does not fit is skipped
+    whole, leaving room for END); finish() ends and pads, returning the
+    length."""
+
+    def __init__(self):
+        self.buf = None
+        self.i = 0
+        self.limit = 0
+        self.skipped = 0  # options left out because they did not fit
+
+    def start(self, buf, op, limit):
+        self.buf = buf
+        self.limit = limit if limit <= len(buf) else len(buf)
+        zero(buf, 0, HEADER_LEN)
+        buf[OFF_OP] = op
+        buf[OFF_HTYPE] = 1
+        buf[OFF_HLEN] = 6
+        buf[OFF_COOKIE] = _COOKIE0
+        buf[OFF_COOKIE + 1] = _COOKIE1
+        buf[OFF_COOKIE + 2] = _COOKIE2
+        buf[OFF_COOKIE + 3] = _COOKIE3
+        self.i = OFF_OPTIONS
+        self.skipped = 0
+
+    def fits(self, length):
+        # +1 keeps room for the END option.
+        return self.i + 2 + length + 1 <= self.limit
+
+    def byte(self, code, value):
+        if self.fits(1):
+            b = self.buf
+            b[self.i] = code
+            b[self.i + 1] = 1
+            b[self.i + 2] = value
+            self.i += 3
+
+    def u32(self, code, value):
+        if self.fits(4):
+            b = self.buf
+            b[self.i] = code
+            b[self.i + 1] = 4
+            put_u32(b, self.i + 2, value)
+            self.i += 6
+
+    def u16(self, code, value):
+        if self.fits(2):
+            b = self.buf
+            b[self.i] = code
+            b[self.i + 1] = 2
+            b[self.i + 2] = (value >> 8) & 0xFF
+            b[self.i + 3] = value & 0xFF
+            self.i += 4
+
+    def option(self, code, src, off, length):
+        """Append option `code` whose value is src[off:off+length]."""
+        if length > 255 or not self.fits(length):
+            self.skipped += 1
+            return False
+        b = self.buf
+        b[self.i] = code
+        b[self.i + 1] = length
+        copy(b, self.i + 2, src, off, length)
+        self.i += 2 + length
+        return True
+
+    def tlv(self, src, off):
+        """Append the whole option (code, length, value) found at src[off]."""
+        return self.option(src[off], src, off + 2, src[off + 1])
+
+    def finish(self):
+        b = self.buf
+        b[self.i] = OPT_END
+        self.i += 1
+        end = self.i
+        if end < MIN_LEN and MIN_LEN <= len(b):
+            zero(b, end, MIN_LEN - end)
+            end = MIN_LEN
+        return end

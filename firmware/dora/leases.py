@@ -1,0 +1,187 @@
+# The lease table: one bytearray of fixed 16-byte records, one per pool
+# address; the address is implied by the slot (pool_start + slot).
+#
+# Record layout (RAM per lease = RECORD bytes):
+#   0      state      FREE, OFFERED, BOUND, DECLINED
+#   1      kind       KEY_NONE, KEY_MAC (chaddr), KEY_CLIENT_ID (digest of option 61)
+#   2..9   key        the MAC (6 bytes + 2 zero) or an 8-byte digest of the client id
+#   10..13 time       big-endian seconds since boot: expiry for OFFERED, BOUND
+#                     and DECLINED; the moment it became free for FREE (LRU)
+#   14     flags      FLAG_STATIC (reserved by configuration), FLAG_OWN (server)
+#   15     spare
+#
+# A FREE record keeps its key: that is the client's affinity to its previous
+# address, honoured while nobody else has taken the slot.
+#
+# Expiry is applied lazily: state(slot, now) reports an expired OFFERED,
+# BOUND or DECLINED record as FREE and rewrites it so.  Nothing here reads a
+# clock, does I/O or allocates after construction.
+
+from .compat import const
+
+RECORD = const(16)
+
+FREE = const(0)
+OFFERED = const(1)
+BOUND = const(2)
+DECLINED = const(3)
+
+STATE_NAMES = ("free", "offered", "bound", "declined")
+
+KEY_NONE = const(0)
+KEY_MAC = const(1)
+KEY_CLIENT_ID = const(2)
+KEY_LEN = const(8)
+
+FLAG_STATIC = const(1)
+FLAG_OWN = const(2)
+
+FOREVER = const(0x3FFFFFFF)  # largest small int on 32-bit boards: "never"
+
+_TIME = const(10)
+_FLAGS = const(14)
+
+
+class LeaseTable:
+    def __init__(self, capacity):
+        self.capacity = capacity
+        self.recs = bytearray(capacity * RECORD)
+
+    # -- fields -----------------------------------------------------------
+    def raw_state(self, slot):
+        return self.recs[slot * RECORD]
+
+    def kind(self, slot):
+        return self.recs[slot * RECORD + 1]
+
+    def time(self, slot):
+        r = self.recs
+        i = slot * RECORD + _TIME
+        return (r[i] << 24) | (r[i + 1] << 16) | (r[i + 2] << 8) | r[i + 3]
+
+    def set_time(self, slot, t):
+        if t > FOREVER:
+            t = FOREVER
+        r = self.recs
+        i = slot * RECORD + _TIME
+        r[i] = (t >> 24) & 0xFF
+        r[i + 1] = (t >> 16) & 0xFF
+        r[i + 2] = (t >> 8) & 0xFF
+        r[i + 3] = t & 0xFF
+
+    def flags(self, slot):
+        return self.recs[slot * RECORD + _FLAGS]
+
+    def set_flags(self, slot, flags):
+        self.recs[slot * RECORD + _FLAGS] = flags
+
+    def reserved(self, slot):
+        """Never handed out dynamically (static reservation or the server)."""
+        return self.recs[slot * RECORD + _FLAGS] != 0
+
+    def state(self, slot, now):
+        """The state with expiry applied (an expired lease becomes FREE, its
+        free-time the moment it expired, its key kept for affinity)."""
+        r = self.recs
+        i = slot * RECORD
+        s = r[i]
+        if s != FREE and self.time(slot) <= now:
+            r[i] = FREE
+            return FREE
+        return s
+
+    # -- keys -------------------------------------------------------------
+    def key_is(self, slot, kind, key):
+        r = self.recs
+        i = slot * RECORD
+        if r[i + 1] != kind or kind == KEY_NONE:
+            return False
+        i += 2
+        for j in range(KEY_LEN):
+            if r[i + j] != key[j]:
+                return False
+        return True
+
+    def find(self, kind, key):
+        """Slot holding this key in any state (FREE = affinity), or -1."""
+        if kind == KEY_NONE:
+            return -1
+        r = self.recs
+        k0 = key[0]
+        for slot in range(self.capacity):
+            i = slot * RECORD
+            if r[i + 1] == kind and r[i + 2] == k0 and self.key_is(slot, kind, key):
+                return slot
+        return -1
+
+    def set(self, slot, state, kind, key, t):
+        r = self.recs
+        i = slot * RECORD
+        r[i] = state
+        r[i + 1] = kind
+        for j in range(KEY_LEN):
+            r[i + 2 + j] = key[j]
+        self.set_time(slot, t)
+
+    def set_state(self, slot, state, t):
+        self.recs[slot * RECORD] = state
+        self.set_time(slot, t)
+
+    def forget(self, slot, t):
+        """FREE without affinity (e.g. after a DECLINE quarantine)."""
+        r = self.recs
+        i = slot * RECORD
+        for j in range(KEY_LEN + 2):
+            r[i + j] = 0
+        self.set_time(slot, t)
+
+    # -- allocation -------------------------------------------------------
+    def least_recently_used(self, now):
+        """The free, unreserved slot that has been free the longest (slots
+        never used first), or -1 when the pool is exhausted."""
+        best = -1
+        best_time = FOREVER + 1
+        for slot in range(self.capacity):
+            if self.reserved(slot) or self.state(slot, now) != FREE:
+                continue
+            t = self.time(slot)
+            if self.kind(slot) == KEY_NONE:
+                t = -1  # never used, or its affinity was dropped: take first
+            if t < best_time:
+                best, best_time = slot, t
+                if t < 0:
+                    break
+        return best
+
+    def count(self, state, now):
+        n = 0
+        for slot in range(self.capacity):
+            if self.state(slot, now) == state:
+                n += 1
+        return n
+
+
+def digest(src, off, n, out):
+    """An 8-byte digest of src[off:off+n] into out[0:8], in small-int
+    arithmetic (four 16-bit FNV-style lanes with different seeds), so that a
+    long client identifier (a DUID) keys a lease in 8 bytes of RAM."""
+    h0 = 0x811C
+    h1 = 0x9DC5
+    h2 = 0x1F3B
+    h3 = 0x6A09
+    for i in range(off, off + n):
+        b = src[i]
+        h0 = ((h0 ^ b) * 0x0193) & 0xFFFF
+        h1 = ((h1 ^ b) * 0x01B3) & 0xFFFF
+        h2 = ((h2 ^ b) * 0x2F2B) & 0xFFFF
+        h3 = ((h3 ^ b) * 0x3C6F) & 0xFFFF
+    # Fold the length in so that prefixes differ.
+    h0 = ((h0 ^ n) * 0x0193) & 0xFFFF
+    out[0] = h0 >> 8
+    out[1] = h0 & 0xFF
+    out[2] = h1 >> 8
+    out[3] = h1 & 0xFF
+    out[4] = h2 >> 8
+    out[5] = h2 & 0xFF
+    out[6] = h3 >> 8
+    out[7] = h3 & 0xFF

@@ -1,0 +1,410 @@
+# The DHCP server's decisions (RFC 2131 section 4.3): bytes in, bytes out.
+#
+# Theory of operation
+#   handle(buf, n, now, out) parses one request, decides, updates the lease
+#   table and builds the reply in `out`.  It returns the reply's length (0:
+#   no reply) and leaves in attributes what the edge needs to finish the job:
+#     dest     where the reply goes: TO_BROADCAST, TO_CIADDR or TO_RELAY (the
+#              address is then in out at OFF_CIADDR or OFF_GIADDR)
+#     durable  True when the reply acknowledges a binding queued in the lease
+#              store: the runner must store.commit() before sending it
+#     event    what happened (EV_*), with event_slot, for logs and callbacks
+#   It reads no clock (now is whole seconds since boot), does no I/O and,
+#   after construction, allocates nothing: the heap_lock test holds it to that.
+#
+# Which client: leases are keyed by the client identifier (61) when sent,
+# else by chaddr.  Static reservations are matched by chaddr.
+#
+# Allocation order for a DISCOVER: static reservation, the client's current
+# or previous address (kept as affinity in a FREE record), the requested
+# address when free, the least recently used free address.
+
+from .compat import const
+from . import dhcp as D
+from . import leases as L
+from .dhcp import copy, same
+
+TO_BROADCAST = const(1)
+TO_CIADDR = const(2)
+TO_RELAY = const(3)
+
+EV_NONE = const(0)
+EV_OFFER = const(1)
+EV_ACK = const(2)  # a new or changed binding
+EV_RENEW = const(3)  # an ACK that changed nothing
+EV_NAK = const(4)
+EV_RELEASE = const(5)
+EV_DECLINE = const(6)
+EV_INFORM = const(7)
+EV_EXHAUSTED = const(8)
+EV_MALFORMED = const(9)
+EV_IGNORED = const(10)
+
+EVENT_NAMES = (
+    "",
+    "OFFER",
+    "ACK",
+    "RENEW",
+    "NAK",
+    "RELEASE",
+    "DECLINE",
+    "INFORM-ACK",
+    "POOL EXHAUSTED",
+    "MALFORMED",
+    "IGNORED",
+)
+
+_NAK_TEXT = b"address not available"
+
+
+class Stats:
+    def __init__(self):
+        self.received = 0
+        self.malformed = 0
+        self.ignored = 0
+        self.offers = 0
+        self.acks = 0
+        self.renewals = 0
+        self.naks = 0
+        self.releases = 0
+        self.declines = 0
+        self.informs = 0
+        self.exhausted = 0
+
+
+class Server:
+    def __init__(self, config, store=None):
+        self.cfg = config
+        self.table = L.LeaseTable(config.pool_size)
+        self.store = store
+        self.stats = Stats()
+        self.msg = D.Message()
+        self.w = D.Writer()
+        self.key = bytearray(L.KEY_LEN)
+        self.kind = L.KEY_NONE
+        self.ip = bytearray(4)  # scratch: the address a request names
+        self.sid = config.address
+        self.pool_start = config.pool_start
+        self.dest = 0
+        self.durable = False
+        self.event = EV_NONE
+        self.event_slot = -1
+        lease = config.lease_time
+        self.forever = lease == 0xFFFFFFFF
+        self.lease = lease
+        # T1/T2 (RFC 2131 4.4.5) as 4 bytes each: lease/2 and 7/8 of it.
+        self.t1 = bytes(_u32(lease // 2 if not self.forever else lease))
+        self.t2 = bytes(_u32(lease - lease // 8 if not self.forever else lease))
+        self.t_lease = bytes(_u32(lease))
+        self.lease_seconds = L.FOREVER if self.forever else lease
+        self.reserve()
+
+    def reserve(self):
+        """Flag the server's own address and the static reservations."""
+        t = self.table
+        for slot in range(t.capacity):
+            t.set_flags(slot, 0)
+        if self.cfg.own_slot >= 0:
+            t.set_flags(self.cfg.own_slot, L.FLAG_OWN)
+        st = self.cfg.static
+        for i in range(0, len(st), 7):
+            t.set_flags(st[i + 6], L.FLAG_STATIC)
+
+    # -- addresses ----------------------------------------------------------
+    def slot_of(self, buf, off):
+        """Pool slot of the address at buf[off:off+4], or -1."""
+        ps = self.pool_start
+        if buf[off] != ps[0] or buf[off + 1] != ps[1]:
+            return -1
+        d = ((buf[off + 2] - ps[2]) << 8) + buf[off + 3] - ps[3]
+        if 0 <= d < self.table.capacity:
+            return d
+        return -1
+
+    def ip_of(self, slot, out, off):
+        """Write the address of `slot` into out[off:off+4]."""
+        ps = self.pool_start
+        v = ps[3] + slot
+        out[off + 3] = v & 0xFF
+        v = ps[2] + (v >> 8)
+        out[off + 2] = v & 0xFF
+        out[off + 1] = ps[1]
+        out[off] = ps[0]
+
+    def in_subnet(self, buf, off):
+        m = self.cfg.netmask
+        s = self.cfg.subnet
+        for i in range(4):
+            if buf[off + i] & m[i] != s[i]:
+                return False
+        return True
+
+    def static_slot(self, chaddr_buf, off):
+        st = self.cfg.static
+        for i in range(0, len(st), 7):
+            if same(st, i, chaddr_buf, off, 6):
+                return st[i + 6]
+        return -1
+
+    # -- entry point ----------------------------------------------------------
+    def handle(self, buf, n, now, out):
+        self.stats.received += 1
+        self.durable = False
+        self.event = EV_NONE
+        self.event_slot = -1
+        self.dest = 0
+        msg = self.msg
+        if not msg.parse(buf, n):
+            self.stats.malformed += 1
+            self.event = EV_MALFORMED
+            return 0
+        self._client_key(msg, buf)
+        t = msg.type
+        if t == D.DISCOVER:
+            return self._discover(msg, now, out)
+        if t == D.REQUEST:
+            return self._request(msg, now, out)
+        if t == D.RELEASE:
+            return self._release(msg, now)
+        if t == D.DECLINE:
+            return self._decline(msg, now)
+        if t == D.INFORM:
+            return self._inform(msg, out)
+        return self._ignore()
+
+    def _ignore(self):
+        self.stats.ignored += 1
+        self.event = EV_IGNORED
+        return 0
+
+    def _client_key(self, msg, buf):
+        key = self.key
+        cid = msg.opt(D.OPT_CLIENT_ID)
+        if cid >= 0 and msg.opt_len(D.OPT_CLIENT_ID) >= 2:
+            self.kind = L.KEY_CLIENT_ID
+            L.digest(buf, cid, msg.opt_len(D.OPT_CLIENT_ID), key)
+        else:
+            self.kind = L.KEY_MAC
+            copy(key, 0, buf, D.OFF_CHADDR, 6)
+            key[6] = 0
+            key[7] = 0
+
+    def _ours(self, msg):
+        """False when the message names another server (option 54)."""
+        sid = msg.opt(D.OPT_SERVER_ID)
+        return sid < 0 or (msg.opt_len(D.OPT_SERVER_ID) == 4 and msg.ip_is(sid, self.sid, 0))
+
+    def _mine(self, slot):
+        return self.table.key_is(slot, self.kind, self.key)
+
+    # -- DISCOVER -------------------------------------------------------------
+    def _discover(self, msg, now, out):
+        slot = self._choose(msg, now)
+        if slot < 0:
+            self.stats.exhausted += 1
+            self.event = EV_EXHAUSTED
+            return 0
+        t = self.table
+        if not (t.state(slot, now) == L.BOUND and self._mine(slot)):
+            self._claim(slot, now)
+            t.set(slot, L.OFFERED, self.kind, self.key, now + self.cfg.offer_hold)
+        self.stats.offers += 1
+        return self._reply(D.OFFER, slot, out, EV_OFFER)
+
+    def _choose(self, msg, now):
+        t = self.table
+        slot = self.static_slot(msg.buf, D.OFF_CHADDR)
+        if slot >= 0:
+            return slot if self._available_to_me(slot, now) else -1
+        slot = t.find(self.kind, self.key)
+        if slot >= 0 and not t.reserved(slot) and t.state(slot, now) != L.DECLINED:
+            return slot
+        if msg.opt_ip(D.OPT_REQUESTED_IP, self.ip, 0):
+            slot = self.slot_of(self.ip, 0)
+            if slot >= 0 and not t.reserved(slot) and t.state(slot, now) == L.FREE:
+                return slot
+        return t.least_recently_used(now)
+
+    def _available_to_me(self, slot, now):
+        s = self.table.state(slot, now)
+        return s == L.FREE or ((s == L.OFFERED or s == L.BOUND) and self._mine(slot))
+
+    def _claim(self, slot, now):
+        """Before `slot` takes this client's key, take the key off every other
+        slot (a client holds one address); a binding given up is recorded."""
+        t = self.table
+        other = t.find(self.kind, self.key)
+        while other >= 0 and other != slot:
+            was_bound = t.state(other, now) == L.BOUND
+            t.forget(other, now)
+            if was_bound and self.store:
+                self.store.note(other, 0)
+            other = t.find(self.kind, self.key)
+
+    # -- REQUEST --------------------------------------------------------------
+    def _request(self, msg, now, out):
+        t = self.table
+        have_ip = msg.opt_ip(D.OPT_REQUESTED_IP, self.ip, 0)
+        if msg.opt(D.OPT_SERVER_ID) >= 0:
+            # SELECTING: the client answers one server's OFFER.
+            if not self._ours(msg):
+                slot = t.find(self.kind, self.key)
+                if slot >= 0 and t.state(slot, now) == L.OFFERED:
+                    t.set_state(slot, L.FREE, now)
+                return self._ignore()
+            if not have_ip:
+                return self._ignore()
+            slot = self.slot_of(self.ip, 0)
+            if slot >= 0 and self._mine(slot) and t.state(slot, now) != L.DECLINED:
+                return self._bind(slot, now, out)
+            return self._nak(out)
+        if not msg.is_zero(D.OFF_CIADDR):
+            # RENEWING (unicast) or REBINDING (broadcast): ciaddr, no 50.
+            slot = self.slot_of(msg.buf, D.OFF_CIADDR)
+            if slot >= 0 and self._mine(slot) and self._renewable(slot, now):
+                return self._bind(slot, now, out)
+            if slot >= 0 or self.cfg.authoritative:
+                return self._nak(out)
+            return self._ignore()
+        if have_ip:
+            # INIT-REBOOT: a client that remembers an address asks to keep it.
+            return self._init_reboot(msg, now, out)
+        return self._ignore()
+
+    def _renewable(self, slot, now):
+        # BOUND, or expired/released but nobody took it since (FREE, same key).
+        s = self.table.state(slot, now)
+        return s == L.BOUND or s == L.FREE or s == L.OFFERED
+
+    def _init_reboot(self, msg, now, out):
+        t = self.table
+        auth = self.cfg.authoritative
+        if not self.in_subnet(self.ip, 0):
+            return self._nak(out) if auth else self._ignore()
+        slot = self.slot_of(self.ip, 0)
+        if slot < 0:
+            return self._nak(out) if auth else self._ignore()
+        fixed = self.static_slot(msg.buf, D.OFF_CHADDR)
+        if fixed >= 0 and fixed != slot:
+            return self._nak(out)  # move it to its reserved address
+        if self._mine(slot) and self._renewable(slot, now):
+            return self._bind(slot, now, out)
+        s = t.state(slot, now)
+        if s == L.FREE and (not t.reserved(slot) or fixed == slot):
+            # Unknown to us but free (e.g. a lease file lost): grant it when
+            # we are the network's authority, stay silent otherwise.
+            return self._bind(slot, now, out) if auth else self._ignore()
+        return self._nak(out)
+
+    def _bind(self, slot, now, out):
+        t = self.table
+        changed = not (t.state(slot, now) == L.BOUND and self._mine(slot))
+        if changed:
+            self._claim(slot, now)
+        t.set(slot, L.BOUND, self.kind, self.key, L.FOREVER if self.forever else now + self.lease)
+        if changed:
+            self.stats.acks += 1
+            if self.store:
+                self.store.note(slot, self.lease_seconds)
+                self.durable = True
+            return self._reply(D.ACK, slot, out, EV_ACK)
+        self.stats.renewals += 1
+        return self._reply(D.ACK, slot, out, EV_RENEW)
+
+    def _nak(self, out):
+        self.stats.naks += 1
+        return self._reply(D.NAK, -1, out, EV_NAK)
+
+    # -- RELEASE, DECLINE, INFORM ----------------------------------------------
+    def _release(self, msg, now):
+        slot = self.slot_of(msg.buf, D.OFF_CIADDR)
+        t = self.table
+        if slot < 0 or not self._ours(msg) or not self._mine(slot) or t.state(slot, now) != L.BOUND:
+            return self._ignore()
+        t.set_state(slot, L.FREE, now)  # the key stays: affinity
+        if self.store:
+            self.store.note(slot, 0)
+        self.stats.releases += 1
+        self.event = EV_RELEASE
+        self.event_slot = slot
+        return 0
+
+    def _decline(self, msg, now):
+        t = self.table
+        if not self._ours(msg) or not msg.opt_ip(D.OPT_REQUESTED_IP, self.ip, 0):
+            return self._ignore()
+        slot = self.slot_of(self.ip, 0)
+        if slot < 0 or not self._mine(slot):
+            return self._ignore()
+        s = t.state(slot, now)
+        if s != L.BOUND and s != L.OFFERED:
+            return self._ignore()
+        hold = self.cfg.decline_hold
+        t.forget(slot, now)
+        t.set_state(slot, L.DECLINED, now + hold)
+        if self.store:
+            self.store.note(slot, hold)
+        self.stats.declines += 1
+        self.event = EV_DECLINE
+        self.event_slot = slot
+        return 0
+
+    def _inform(self, msg, out):
+        self.stats.informs += 1
+        return self._reply(D.ACK, -1, out, EV_INFORM)
+
+    # -- the reply -------------------------------------------------------------
+    def _reply(self, kind, slot, out, event):
+        msg = self.msg
+        buf = msg.buf
+        w = self.w
+        w.start(out, D.BOOTREPLY, msg.max_reply(len(out)))
+        copy(out, D.OFF_XID, buf, D.OFF_XID, 4)
+        copy(out, D.OFF_FLAGS, buf, D.OFF_FLAGS, 2)
+        copy(out, D.OFF_GIADDR, buf, D.OFF_GIADDR, 4)
+        copy(out, D.OFF_CHADDR, buf, D.OFF_CHADDR, 16)
+        unicast = kind == D.ACK and not msg.is_zero(D.OFF_CIADDR)
+        if unicast:
+            copy(out, D.OFF_CIADDR, buf, D.OFF_CIADDR, 4)
+        if slot >= 0:
+            self.ip_of(slot, out, D.OFF_YIADDR)
+        w.byte(D.OPT_MESSAGE_TYPE, kind)
+        w.option(D.OPT_SERVER_ID, self.sid, 0, 4)
+        if kind == D.NAK:
+            w.option(D.OPT_MESSAGE, _NAK_TEXT, 0, len(_NAK_TEXT))
+        else:
+            if slot >= 0:
+                w.option(D.OPT_LEASE_TIME, self.t_lease, 0, 4)
+                w.option(D.OPT_RENEWAL_TIME, self.t1, 0, 4)
+                w.option(D.OPT_REBINDING_TIME, self.t2, 0, 4)
+            blob = self.cfg.options_blob
+            i = 0
+            while i < len(blob):
+                code = blob[i]
+                if code == D.OPT_SUBNET_MASK or msg.wants(code):
+                    w.tlv(blob, i)
+                i += 2 + blob[i + 1]
+        cid = msg.opt(D.OPT_CLIENT_ID)
+        if cid >= 0:  # RFC 6842: echo the client identifier
+            w.option(D.OPT_CLIENT_ID, buf, cid, msg.opt_len(D.OPT_CLIENT_ID))
+        relay = msg.opt(D.OPT_RELAY_AGENT)
+        if relay >= 0:  # RFC 3046: echo the relay agent information
+            w.option(D.OPT_RELAY_AGENT, buf, relay, msg.opt_len(D.OPT_RELAY_AGENT))
+        n = w.finish()
+        if not msg.is_zero(D.OFF_GIADDR):
+            self.dest = TO_RELAY
+            if kind == D.NAK:
+                out[D.OFF_FLAGS] |= D.FLAG_BROADCAST  # RFC 2131 4.3.2
+        elif unicast:
+            self.dest = TO_CIADDR
+        else:
+            # A client without an address cannot take a unicast (no ARP
+            # entry for it on Linux or lwIP), so OFFER/ACK/NAK go broadcast.
+            self.dest = TO_BROADCAST
+        self.event = event
+        self.event_slot = slot
+        return n
+
+
+def _u32(v):
+    return ((v >> 24) & 0xFF, (v >> 16) & 0xFF, (v >> 8) & 0xFF, v & 0xFF)
