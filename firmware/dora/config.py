@@ -163,8 +163,9 @@ class Config:
         if (start >> 16) != (end >> 16):
             _fail("pool_end", "the pool may not cross a /16 boundary")
         size = end - start + 1
-        if size > MAX_POOL:
-            _fail("pool_end", "the pool holds %d addresses; at most %d" % (size, MAX_POOL))
+        usable = size - (1 if start <= addr <= end else 0)
+        if usable > MAX_POOL:
+            _fail("pool_end", "the pool holds %d addresses; at most %d" % (usable, MAX_POOL))
         self.pool_start = int_ip(start)
         self.pool_size = size
         # The server's own address inside the pool is never handed out.

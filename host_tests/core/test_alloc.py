@@ -1,0 +1,81 @@
+# The packet path (parse, decide, build the reply, queue the lease record)
+# allocates nothing: proven with micropython.heap_lock(), under which any
+# allocation raises MemoryError.  MicroPython only; CPython allocates ints.
+
+import packets as P
+import util
+from helpers import make_server
+
+
+def locked(fn):
+    if not util.MICROPYTHON:
+        util.skip("heap_lock exists on MicroPython only (run by mp_runner)")
+    import micropython
+
+    micropython.heap_lock()
+    try:
+        return fn()
+    finally:
+        micropython.heap_unlock()
+
+
+def test_every_message_kind_is_served_without_allocating():
+    path = util.tmp_path("leases.dat")
+    s = make_server(path, static=[{"mac": "02:00:00:00:00:09", "address": "192.168.4.23"}],
+                    domain="lan", options={"42": "192.168.4.1", "114": "http://portal/"})
+    out = bytearray(576)
+    sid = (54, s.sid)
+    cid = (61, b"\x01" + P.mac(7))
+    prl = (55, bytes([1, 3, 6, 12, 15, 28, 42, 114, 119]))
+    # Every packet is built before the lock; only handle() runs under it.
+    seq = [
+        P.request(1, P.mac(1), options=[prl, (57, b"\x02\x40")]),  # DISCOVER
+        P.request(3, P.mac(1), options=[sid, (50, P.ip("192.168.4.16")), prl]),  # SELECTING
+        P.request(3, P.mac(1), ciaddr=P.ip("192.168.4.16")),  # RENEWING
+        P.request(3, P.mac(1), options=[(50, P.ip("192.168.4.16"))]),  # INIT-REBOOT
+        P.request(1, P.mac(7), options=[cid, prl]),  # client id keyed
+        P.request(3, P.mac(7), options=[cid, sid, (50, P.ip("192.168.4.17"))]),
+        P.request(1, P.mac(9)),  # static
+        P.request(1, P.mac(2), giaddr=P.ip("10.0.0.1"), options=[(82, b"\x01\x02ab")]),  # relayed
+        P.request(3, P.mac(3), ciaddr=P.ip("192.168.4.20")),  # NAK
+        P.request(8, P.mac(4), ciaddr=P.ip("192.168.4.99")),  # INFORM
+        P.request(4, P.mac(7), options=[cid, sid, (50, P.ip("192.168.4.17"))]),  # DECLINE
+        P.request(7, P.mac(1), ciaddr=P.ip("192.168.4.16"), options=[sid]),  # RELEASE
+        P.request(1, P.mac(5), cookie=b"abcd"),  # malformed
+        P.request(3, P.mac(6), options=[(54, P.ip("10.9.9.9"))]),  # another server's
+    ]
+    lengths = [len(p) for p in seq]
+    replies = bytearray(len(seq))
+
+    def run():
+        for i in range(len(seq)):
+            n = s.handle(seq[i], lengths[i], 5, out)
+            replies[i] = 1 if n else 0
+        return s.store.pending
+
+    pending = locked(run)
+    assert pending == 4  # two bindings, a decline, a release
+    assert bytes(replies) == bytes((1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0))
+    assert s.stats.malformed == 1 and s.stats.naks == 1
+    s.store.commit(5)
+
+
+def test_commit_itself_allocates_nothing_on_the_unix_port():
+    path = util.tmp_path("leases.dat")
+    s = make_server(path)
+    out = bytearray(576)
+    for i in (2, 1):
+        d = P.request(1, P.mac(i))
+        s.handle(d, len(d), 0, out)
+    warm = P.request(3, P.mac(2), options=[(54, s.sid), (50, P.ip("192.168.4.16"))])
+    s.handle(warm, len(warm), 0, out)
+    s.store.commit(0)  # opens the file for appending (allocates, once)
+    r = P.request(3, P.mac(1), options=[(54, s.sid), (50, P.ip("192.168.4.17"))])
+
+    def run():
+        s.handle(r, len(r), 0, out)
+        s.store.commit(0)
+        return s.store.writes
+
+    assert locked(run) == 3  # header, warm-up, this one
+    assert s.store.records == 2

@@ -1,0 +1,99 @@
+# The real asyncio runner on real UDP sockets over loopback, in one event
+# loop with a client coroutine: both interpreters.
+#
+# The pool lives in 127.0.4.0/24 so that every reply, unicast ones to ciaddr
+# included, stays on the loopback interface.
+
+import os
+
+from dora import compat, runner
+from dora.compat import asyncio
+
+import packets as P
+import util
+
+
+def ports():
+    base = 20000 + (os.getpid() % 5000) * 4 if hasattr(os, "getpid") else 23456
+    return base, base + 1
+
+
+def loopback_config(path, **over):
+    sp, cp = ports()
+    d = {
+        "address": "127.0.4.1",
+        "pool_start": "127.0.4.16",
+        "pool_end": "127.0.4.250",
+        "lease_time": 600,
+        "lease_file": path,
+        "broadcast": "127.0.0.1",
+        "bind_address": "127.0.0.1",
+        "server_port": sp,
+        "client_port": cp,
+        "log": False,
+    }
+    d.update(over)
+    return d
+
+
+async def exchange(sock, server_addr, pkt, timeout_ms=2000):
+    sock.sendto(pkt, server_addr)
+    deadline = compat.ticks_ms() + timeout_ms
+    while compat.ticks_diff(deadline, compat.ticks_ms()) > 0:
+        try:
+            data, _ = sock.recvfrom(1500)
+            return data
+        except OSError:
+            await compat.sleep_ms(1)
+    raise AssertionError("no reply")
+
+
+def run_clients(cfg_dict, count):
+    r = runner.Runner(cfg_dict)
+    result = {}
+
+    async def main():
+        r.open()
+        task = asyncio.create_task(r.serve())
+        cl = compat.udp_socket(r.cfg.client_port)  # any 127.x: replies to ciaddr too
+        srv = compat.sockaddr("127.0.0.1", r.cfg.server_port)
+        try:
+            for i in range(count):
+                m = P.mac(i)
+                off = await exchange(cl, srv, P.request(1, m, xid=i))
+                assert P.options(off)[53] == b"\x02", "expected OFFER"
+                a = bytes(off[16:20])
+                ack = await exchange(cl, srv, P.request(3, m, xid=i, options=[(54, r.cfg.address), (50, a)]))
+                assert P.options(ack)[53] == b"\x05", "expected ACK"
+                result[i] = P.yiaddr(ack)
+            # A malformed datagram is dropped and the runner keeps serving.
+            cl.sendto(b"\x01" * 50, srv)
+            ren = await exchange(cl, srv, P.request(3, P.mac(0), xid=99, ciaddr=P.ip(result[0])))
+            assert P.options(ren)[53] == b"\x05"
+        finally:
+            cl.close()
+            task.cancel()
+            await compat.sleep_ms(0)
+            r.close()
+
+    asyncio.run(main())
+    return r, result
+
+
+def test_runner_serves_dora_over_loopback_udp():
+    path = util.tmp_path("leases.dat")
+    r, got = run_clients(loopback_config(path), 20)
+    assert len(set(got.values())) == 20
+    assert r.server.stats.acks == 20 and r.server.stats.renewals == 1
+    assert r.server.stats.malformed == 1 and r.errors == 0
+    assert r.store.bytes_written == 16 + 20 * 16  # header + one record per binding
+    text = r.table_text()
+    assert "127.0.4.16" in text and "bound" in text
+
+
+def test_runner_restart_keeps_leases():
+    path = util.tmp_path("leases.dat")
+    _, first = run_clients(loopback_config(path), 5)
+    r, second = run_clients(loopback_config(path), 5)
+    assert first == second
+    assert r.server.stats.acks == 0 and r.server.stats.renewals == 6  # no rewrite

@@ -1,0 +1,280 @@
+# Server decisions (RFC 2131 4.3) through Server.handle, in memory.
+
+from dora import server as S
+from dora import leases as L
+
+import packets as P
+from helpers import Client, make_server, state_of, OTHER_SERVER
+
+
+def test_dora_gives_first_pool_address_with_options():
+    s = make_server()
+    c = Client(s, 1)
+    n = c.send(1, 0, [(55, bytes([1, 3, 6, 15, 28, 51]))])
+    assert n >= 300 and s.dest == S.TO_BROADCAST
+    o = P.options(c.out, n)
+    assert o[53] == b"\x02" and o[54] == P.ip("192.168.4.1")
+    assert P.yiaddr(c.out) == "192.168.4.16"
+    assert o[1] == P.ip("255.255.255.0") and o[3] == P.ip("192.168.4.1") and o[6] == P.ip("192.168.4.1")
+    assert o[51] == bytes((0, 0, 0x0E, 0x10))  # 3600
+    assert o[58] == bytes((0, 0, 0x07, 0x08)) and o[59] == bytes((0, 0, 0x0C, 0x4E))  # 1800, 3150
+    assert c.out[0] == 2 and c.out[4:8] == P.request(1, c.mac, xid=c.xid)[4:8]
+    assert c.request("192.168.4.16") == 5
+    assert state_of(s, "192.168.4.16", 0) == "bound"
+
+
+def test_two_clients_never_get_the_same_offer():
+    s = make_server()
+    a, b = Client(s, 1), Client(s, 2)
+    assert a.discover() != b.discover()
+
+
+def test_option_53_anywhere_and_parameter_list_filters():
+    s = make_server(domain="lan", options={"42": "192.168.4.1", "114": "http://portal/"})
+    c = Client(s, 1)
+    # 53 after other options (MicroPython's built-in server misses this).
+    pkt = P.request(None, c.mac, options=[(55, bytes([1, 42])), (12, b"dev"), (53, b"\x01")])
+    n = s.handle(pkt, len(pkt), 0, c.out)
+    o = P.options(c.out, n)
+    assert o[53] == b"\x02"
+    assert 42 in o and 1 in o
+    assert 3 not in o and 6 not in o and 15 not in o and 114 not in o
+    n = c.send(1, 0)  # no 55: everything configured
+    o = P.options(c.out, n)
+    assert o[15] == b"lan" and o[114] == b"http://portal/" and o[42] == P.ip("192.168.4.1")
+
+
+def test_request_for_another_server_drops_our_offer():
+    s = make_server()
+    c = Client(s, 1)
+    addr = c.discover()
+    assert state_of(s, addr, 0) == "offered"
+    assert c.request(addr, 1, server_id=OTHER_SERVER) is None
+    assert state_of(s, addr, 1) == "free"
+    assert s.stats.ignored == 1
+
+
+def test_offer_hold_expires():
+    s = make_server()
+    a = Client(s, 1)
+    addr = a.discover(0)
+    assert Client(s, 2).discover(5) != addr  # still held at 5 s
+    assert state_of(s, addr, 10) == "free"  # offer_hold is 10 s
+
+
+def test_selecting_request_for_unoffered_address_is_naked():
+    s = make_server()
+    c = Client(s, 1)
+    c.discover()
+    assert c.request("192.168.4.20") == 6
+    assert s.stats.naks == 1
+
+
+def test_renewal_extends_and_rebinding_too():
+    s = make_server()
+    c = Client(s, 1)
+    addr = c.dora(0)
+    assert c.renew(1800) == 5 and s.dest == S.TO_CIADDR
+    assert c.out[12:16] == P.ip(addr)
+    assert s.event == S.EV_RENEW
+    assert state_of(s, addr, 3600 + 1000) == "bound"  # extended from 1800
+    # REBINDING: the same message, broadcast; the answer is the same.
+    assert c.renew(3150 + 1800) == 5
+
+
+def test_renewal_of_someone_elses_address_is_naked():
+    s = make_server()
+    a, b = Client(s, 1), Client(s, 2)
+    addr = a.dora(0)
+    b.dora(0)
+    assert b.renew(10, addr) == 6
+    assert state_of(s, addr, 10) == "bound"
+
+
+def test_renewal_for_unknown_address_outside_pool_authoritative_or_not():
+    s = make_server()
+    c = Client(s, 1)
+    assert c.renew(0, "10.0.0.5") == 6
+    s = make_server(authoritative=False)
+    c = Client(s, 1)
+    assert c.renew(0, "10.0.0.5") is None
+
+
+def test_init_reboot_ack_nak_and_silence():
+    s = make_server()
+    a, b = Client(s, 1), Client(s, 2)
+    addr = a.dora(0)
+    assert a.init_reboot(addr, 100) == 5  # its own binding
+    assert b.init_reboot(addr, 100) == 6  # someone else's
+    assert b.init_reboot("10.1.2.3", 100) == 6  # wrong network
+    assert b.init_reboot("192.168.4.100", 100) == 6  # in subnet, outside pool
+    # Unknown but free (a lost lease file): granted when authoritative...
+    assert Client(s, 3).init_reboot("192.168.4.20", 100) == 5
+    # ...silence when not authoritative.
+    q = make_server(authoritative=False)
+    assert Client(q, 3).init_reboot("192.168.4.20", 100) is None
+    assert Client(q, 3).init_reboot("10.1.2.3", 100) is None
+
+
+def test_release_frees_and_keeps_affinity():
+    s = make_server()
+    a = Client(s, 1)
+    addr = a.dora(0)
+    assert a.release(10) == 0
+    assert state_of(s, addr, 10) == "free"
+    assert s.stats.releases == 1
+    # Others take never-used addresses first; the same client gets its own back.
+    assert Client(s, 2).dora(20) != addr
+    assert a.dora(30) == addr
+
+
+def test_sticky_after_expiry_while_nobody_took_it():
+    s = make_server()
+    a = Client(s, 1)
+    addr = a.dora(0)
+    assert state_of(s, addr, 4000) == "free"
+    assert a.discover(5000) == addr
+
+
+def test_release_with_wrong_client_changes_nothing():
+    s = make_server()
+    a, b = Client(s, 1), Client(s, 2)
+    addr = a.dora(0)
+    b.release(5, addr)
+    assert state_of(s, addr, 5) == "bound"
+
+
+def test_decline_quarantines_address():
+    s = make_server()
+    a = Client(s, 1)
+    addr = a.discover(0)
+    a.request(addr, 0)
+    a.decline(addr, 1)
+    assert state_of(s, addr, 2) == "declined"
+    # Never offered during the quarantine, even to the same client.
+    offered = [Client(s, 10 + i).discover(3) for i in range(6)]
+    assert addr not in offered
+    assert a.discover(4) not in (addr, None)
+    assert state_of(s, addr, 601 + 1) == "free"
+
+
+def test_inform_acks_without_lease():
+    s = make_server()
+    c = Client(s, 1)
+    n = c.send(8, 0, ciaddr=P.ip("192.168.4.77"))
+    o = P.options(c.out, n)
+    assert o[53] == b"\x05" and 51 not in o and 58 not in o
+    assert P.yiaddr(c.out) == "0.0.0.0" and c.out[12:16] == P.ip("192.168.4.77")
+    assert s.dest == S.TO_CIADDR
+
+
+def test_allocation_order_static_then_sticky_then_requested_then_lru():
+    s = make_server(static=[{"mac": "02:00:00:00:00:05", "address": "192.168.4.22"}])
+    assert Client(s, 5).discover() == "192.168.4.22"  # static
+    assert Client(s, 6).discover() == "192.168.4.16"  # LRU skips the static
+    c = Client(s, 7)
+    assert c.discover(0, [(50, P.ip("192.168.4.20"))]) == "192.168.4.20"  # requested
+    assert c.discover(1, [(50, P.ip("192.168.4.21"))]) == "192.168.4.20"  # its current offer
+    assert Client(s, 8).discover(0, [(50, P.ip("192.168.4.22"))]) != "192.168.4.22"  # reserved
+
+
+def test_static_host_moved_by_init_reboot_nak():
+    s = make_server(static=[{"mac": "02:00:00:00:00:05", "address": "192.168.4.22"}])
+    assert Client(s, 5).init_reboot("192.168.4.17", 0) == 6
+
+
+def test_pool_exhaustion_is_counted_and_silent():
+    s = make_server(pool_end="192.168.4.17")
+    Client(s, 1).dora(0)
+    Client(s, 2).dora(0)
+    assert Client(s, 3).discover(0) is None
+    assert s.stats.exhausted == 1 and s.event == S.EV_EXHAUSTED
+
+
+def test_server_own_address_is_never_offered():
+    s = make_server(address="192.168.4.16")
+    got = [Client(s, i).dora(0) for i in range(7)]
+    assert "192.168.4.16" not in got and len(set(got)) == 7
+    assert Client(s, 99).discover(0) is None
+
+
+def test_client_identifier_keys_the_lease():
+    s = make_server()
+    a = Client(s, 1, client_id=b"\xff\x00\x00\x00\x01" + b"duid-long-enough")
+    addr = a.dora(0)
+    # Same MAC, no client id: a different client.
+    b = Client(s, 1)
+    assert b.discover(1) != addr
+    # The same client id from another MAC (a new NIC) keeps the lease.
+    c = Client(s, 2, client_id=b"\xff\x00\x00\x00\x01" + b"duid-long-enough")
+    assert c.renew(2, addr) == 5
+    n = a.send(1, 3)
+    assert P.options(a.out, n)[61] == b"\xff\x00\x00\x00\x01duid-long-enough"  # RFC 6842
+
+
+def test_relayed_requests_answered_to_giaddr():
+    s = make_server()
+    c = Client(s, 1)
+    n = c.send(1, 0, [(82, b"\x01\x03abc")], giaddr=P.ip("192.168.4.254"))
+    assert n and s.dest == S.TO_RELAY and c.out[24:28] == P.ip("192.168.4.254")
+    assert P.options(c.out, n)[82] == b"\x01\x03abc"
+    n = c.send(3, 0, [(50, P.ip("10.0.0.1"))], giaddr=P.ip("192.168.4.254"))
+    assert P.options(c.out, n)[53] == b"\x06" and s.dest == S.TO_RELAY
+    assert c.out[10] & 0x80  # a relayed NAK asks the relay to broadcast
+
+
+def test_reply_respects_max_message_size():
+    opts = {}
+    for code in range(128, 134):
+        opts[str(code)] = "hex:" + "ab" * 200
+    s = make_server(options=opts)
+    c = Client(s, 1)
+    n = c.send(1, 0, [(57, b"\x02\x40")])  # 576
+    assert n <= 576
+    o = P.options(c.out, n)
+    assert o[53] == b"\x02" and 54 in o and 51 in o
+    # Bigger buffer and a client that takes more: still within both limits.
+    big = bytearray(1500)
+    pkt = P.request(1, c.mac, options=[(57, b"\x05\xdc")])
+    n = s.handle(pkt, len(pkt), 0, big)
+    assert 576 < n <= 1500
+
+
+def test_malformed_input_dropped_counted_table_unchanged():
+    s = make_server()
+    Client(s, 1).dora(0)
+    before = bytes(s.table.recs)
+    good = P.request(1, P.mac(2))
+    bad = [
+        good[:100],  # short
+        P.request(1, P.mac(2), op=2),  # a reply, not a request
+        P.request(1, P.mac(2), htype=6),
+        P.request(1, P.mac(2), hlen=16),
+        P.request(1, P.mac(2), cookie=b"\x63\x82\x53\x64"),
+        P.request(1, P.mac(2), options=[(12, b"x" * 200)], pad_to=0)[:-150],  # overrun
+        P.request(None, P.mac(2)),  # no type
+        P.request(9, P.mac(2)),  # unknown type
+        P.request(1, P.mac(2), options=[(52, b"\x01")], end=False, pad_to=0) + b"\x0c\x10",  # overload bad
+    ]
+    out = bytearray(576)
+    for pkt in bad:
+        assert s.handle(pkt, len(pkt), 1, out) == 0
+    assert s.stats.malformed == len(bad)
+    assert bytes(s.table.recs) == before
+
+
+def test_option_overload_in_file_field():
+    s = make_server()
+    pkt = bytearray(P.request(1, P.mac(3), options=[(52, b"\x01")], end=True))
+    # Put the parameter request list into the file field (offset 108).
+    pkt[108:113] = bytes((55, 2, 1, 3, 255))
+    out = bytearray(576)
+    n = s.handle(pkt, len(pkt), 0, out)
+    o = P.options(out, n)
+    assert 1 in o and 3 in o and 6 not in o
+
+
+def test_lease_table_is_16_bytes_per_lease():
+    s = make_server(pool_end="192.168.4.254", pool_start="192.168.4.2")
+    assert s.table.capacity == 253
+    assert len(s.table.recs) == 253 * L.RECORD == 253 * 16

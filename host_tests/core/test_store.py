@@ -1,0 +1,170 @@
+# The lease file: durability, no writes for renewals, group commit, recovery.
+
+from dora import leases as L
+from dora import store as ST
+
+import packets as P
+import util
+from helpers import Client, make_server, state_of
+
+
+def size(path):
+    import os
+
+    return os.stat(path)[6]
+
+
+def test_binding_survives_restart_relative_to_boot():
+    path = util.tmp_path("leases.dat")
+    s = make_server(path)
+    addrs = [Client(s, i).dora(100) for i in range(3)]
+    s.store.close()
+    # Reboot: the clock restarts at 0; leases are valid for their full
+    # length from boot, never expired by a clock that went back.
+    t = make_server(path)
+    for i, a in enumerate(addrs):
+        assert state_of(t, a, 0) == "bound"
+        assert state_of(t, a, 3599) == "bound"
+        assert Client(t, i).renew(10, a) == 5
+    # Someone else cannot take them.
+    assert Client(t, 50).discover(1) not in addrs
+
+
+def test_one_record_per_binding_and_no_write_for_renewal():
+    path = util.tmp_path("leases.dat")
+    s = make_server(path)
+    base = size(path)
+    assert base == 16  # header only
+    c = Client(s, 1)
+    addr = c.dora(0)
+    assert size(path) == base + 16 and s.store.writes == 2  # header + 1 append
+    for t in (1800, 3600, 5400):
+        assert c.renew(t) == 5
+    assert size(path) == base + 16 and s.store.writes == 2
+    c.release(6000)
+    assert s.store.pending == 1  # a release is queued, not urgent
+    s.store.commit(6000)
+    assert size(path) == base + 32
+
+
+def test_group_commit_appends_many_bindings_in_one_write():
+    path = util.tmp_path("leases.dat")
+    s = make_server(path)
+    w0 = s.store.writes
+    out = bytearray(576)
+    clients = [Client(s, i) for i in range(4)]
+    offers = [c.discover(0) for c in clients]
+    # Four REQUESTs handled in one receive round: each ACK is durable-pending.
+    for c, a in zip(clients, offers):
+        pkt = P.request(3, c.mac, xid=c.xid, options=[(54, s.sid), (50, P.ip(a))])
+        assert s.handle(pkt, len(pkt), 0, out) and s.durable
+    assert s.store.pending == 4
+    s.store.commit(0)
+    assert s.store.writes == w0 + 1 and s.store.bytes_written == 16 + 4 * 16
+
+
+def test_release_and_decline_are_restored():
+    path = util.tmp_path("leases.dat")
+    s = make_server(path)
+    a, b = Client(s, 1), Client(s, 2)
+    addr_a = a.dora(0)
+    addr_b = b.dora(0)
+    a.release(5)
+    b.decline(addr_b, 6)
+    s.store.commit(6)
+    t = make_server(path)
+    assert state_of(t, addr_a, 0) == "free"
+    assert state_of(t, addr_b, 0) == "declined"
+    assert Client(t, 1).discover(1) == addr_a  # affinity survived the reboot
+
+
+def test_truncated_file_recovers_every_whole_record():
+    path = util.tmp_path("leases.dat")
+    s = make_server(path)
+    addrs = [Client(s, i).dora(0) for i in range(5)]
+    s.store.close()
+    with open(path, "rb") as f:
+        data = f.read()
+    with open(path, "wb") as f:
+        f.write(data[:-7])  # the last record torn
+    logs = []
+    t = make_server(path, logs)
+    for a in addrs[:4]:
+        assert state_of(t, a, 0) == "bound"
+    assert state_of(t, addrs[4], 0) == "free"
+    assert any("torn" in line for line in logs), logs
+    assert size(path) == 16 + 4 * 16  # repaired by compaction
+
+
+def test_corrupt_record_dropped_alone_and_named():
+    path = util.tmp_path("leases.dat")
+    s = make_server(path)
+    addrs = [Client(s, i).dora(0) for i in range(5)]
+    s.store.close()
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
+    data[16 * 3 + 5] ^= 0x10  # a bit flip inside the third record
+    with open(path, "wb") as f:
+        f.write(data)
+    logs = []
+    t = make_server(path, logs)
+    bound = [a for a in addrs if state_of(t, a, 0) == "bound"]
+    assert bound == addrs[:2] + addrs[3:]
+    assert any("byte offset(s) 48" in line for line in logs), logs
+
+
+def test_damaged_header_still_recovers_records():
+    path = util.tmp_path("leases.dat")
+    s = make_server(path)
+    addrs = [Client(s, i).dora(0) for i in range(3)]
+    s.store.close()
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
+    data[2] ^= 0xFF
+    with open(path, "wb") as f:
+        f.write(data)
+    logs = []
+    t = make_server(path, logs)
+    assert all(state_of(t, a, 0) == "bound" for a in addrs)
+    assert any("header damaged" in line for line in logs)
+
+
+def test_file_of_another_pool_is_set_aside_with_a_clear_line():
+    path = util.tmp_path("leases.dat")
+    s = make_server(path)
+    Client(s, 1).dora(0)
+    s.store.close()
+    logs = []
+    t = make_server(path, logs, pool_end="192.168.4.30")
+    assert t.table.count(L.BOUND, 0) == 0
+    assert any("pool of 8" in line and ".old" in line for line in logs), logs
+    import os
+
+    assert os.stat(path + ".old")[6] == 32
+
+
+def test_log_is_compacted_and_stays_bounded():
+    path = util.tmp_path("leases.dat")
+    s = make_server(path)
+    c = Client(s, 1)
+    for i in range(200):  # bind, release, bind ... : 400 records written
+        c.dora(i * 10)
+        c.release(i * 10 + 5)
+        s.store.commit(i * 10 + 5)
+    assert s.store.compactions >= 10
+    assert size(path) <= 16 * (1 + 2 * s.table.capacity + 8 + 16)
+    t = make_server(path)
+    assert state_of(t, c.addr, 0) == "free"
+    assert Client(t, 1).discover(0) == c.addr
+
+
+def test_crc_detects_every_single_bit_flip():
+    rec = bytearray(16)
+    for i in range(14):
+        rec[i] = (i * 37 + 11) & 0xFF
+    ST.seal(rec)
+    assert ST.sealed(rec)
+    for bit in range(16 * 8):
+        rec[bit // 8] ^= 1 << (bit % 8)
+        assert not ST.sealed(rec)
+        rec[bit // 8] ^= 1 << (bit % 8)
