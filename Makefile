@@ -25,7 +25,7 @@ debs:
 
 test: venv debs
 	$(PY) -m pytest -q host_tests
-	MICROPYTHONPATH= MICROPYPATH=$(MP_TESTS) $(MP) host_tests/mp_runner.py
+	MICROPYPATH=$(MP_TESTS) $(MP) host_tests/mp_runner.py
 
 # The core tests alone, on each interpreter.
 test-core: venv

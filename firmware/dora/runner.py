@@ -41,7 +41,7 @@ class Runner:
         if isinstance(cfg, dict):
             cfg = C.parse(cfg)
         self.cfg = cfg
-        self.log = log if cfg.log else _quiet
+        self.log = log  # status lines always; per-event lines only with cfg.log
         self.clock = compat.Clock()
         self.store = None
         self.server = S.Server(cfg)
@@ -91,6 +91,12 @@ class Runner:
                 cfg.lease_file,
             )
         )
+
+    def stop(self):
+        """Close everything and log the totals (once)."""
+        if self.sock is not None:
+            self.close()
+            self.log("stopped: %s" % stats_text(self))
 
     def close(self):
         if self.sock:
@@ -194,8 +200,6 @@ class Runner:
         line = "%s %s %s" % (name, compat.ip_str(ip), key_text(t, slot))
         if event in (S.EV_ACK, S.EV_RENEW, S.EV_OFFER):
             line += " %ds" % (self.cfg.lease_time if event != S.EV_OFFER else self.cfg.offer_hold)
-        if event == S.EV_ACK and self.store:
-            line += " (lease file: %d writes, %d bytes)" % (self.store.writes, self.store.bytes_written)
         return line
 
     def leases(self):
@@ -231,10 +235,6 @@ def key_text(table, slot):
     return "-"
 
 
-def _quiet(line):
-    pass
-
-
 async def _housekeeping(runner):
     # gc at a steady pace, with the threshold at a quarter of the free heap so
     # collections stay short (peterhinch/micropython-async's advice).
@@ -260,8 +260,7 @@ async def serve(cfg, runner=None):
     finally:
         task.cancel()
         keeper.cancel()
-        r.close()
-        r.log("stopped: %s" % stats_text(r))
+        r.stop()
     return r
 
 
@@ -294,9 +293,10 @@ def main(cfg):
     """Blocking entry point: a config path, dict or Config."""
     if isinstance(cfg, str):
         cfg = C.load(cfg)
-    elif isinstance(cfg, dict):
-        cfg = C.parse(cfg)
+    r = Runner(cfg)
     try:
-        asyncio.run(serve(cfg))
+        asyncio.run(serve(cfg, r))
     except KeyboardInterrupt:
-        pass
+        # MicroPython's asyncio.run() does not close the running coroutines
+        # on Ctrl-C, so serve()'s finally may not run: stop here.
+        r.stop()
