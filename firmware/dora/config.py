@@ -171,7 +171,7 @@ class Config:
         # The server's own address inside the pool is never handed out.
         self.own_slot = addr - start if start <= addr <= end else -1
 
-        self.lease_time = _int(d, "lease_time", 60, 0xFFFFFFFF)
+        self.lease_time = _int(d, "lease_time", 10, 0xFFFFFFFF)
         self.offer_hold = _int(d, "offer_hold", 1, 3600)
         self.decline_hold = _int(d, "decline_hold", 1, 86400 * 7)
         self.server_port = _int(d, "server_port", 1, 65535)

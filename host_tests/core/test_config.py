@@ -30,7 +30,7 @@ def test_each_bad_field_is_named():
         ({"pool_end": "192.168.5.3"}, "pool_end:"),
         ({"pool_end": "192.168.4.3"}, "pool_end:"),
         ({"lease_time": "1h"}, "lease_time:"),
-        ({"lease_time": 5}, "lease_time:"),
+        ({"lease_time": 9}, "lease_time:"),
         ({"authoritative": "yes"}, "authoritative:"),
         ({"dns": "8.8.8.8"}, "dns:"),
         ({"router": "gateway"}, "router:"),

@@ -1,0 +1,267 @@
+#!/usr/bin/env python3
+"""dora's main job on a machine without a board: an access point in a box.
+
+As root: network namespaces for an access point and three stations on a
+bridge; dora's server runs on the MicroPython unix port in the AP namespace;
+the stations run real DHCP clients (busybox udhcpc, ISC dhclient) and get
+leases; the lease table is printed as it changes; a renewal and a release are
+shown.  Without root: the same story over loopback on high ports, with the
+stations simulated by this script.  Either way it stops by itself (about a
+minute) and removes everything it made.
+
+    make demo            (or: python3 tools/demo.py [--loopback])
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "host_tests", "core"))
+sys.path.insert(0, os.path.join(ROOT, "host_tests", "system"))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+
+import packets as P  # noqa: E402
+import leases as lease_tool  # noqa: E402
+
+LEASE = 20  # seconds: short, so that the renewal (at T1 = 10 s) is seen
+
+
+def micropython():
+    for cand in (os.path.join(ROOT, ".venv/bin/micropython"), os.path.join(os.path.dirname(sys.executable), "micropython")):
+        if os.path.exists(cand):
+            return cand
+    raise SystemExit("no micropython binary: run `make venv`")
+
+
+def say(text):
+    print("\n== " + text, flush=True)
+
+
+class Server:
+    """dora on the MicroPython unix port, its log echoed with a prefix."""
+
+    def __init__(self, cfg, workdir, prefix=()):
+        self.cfg_path = os.path.join(workdir, "dora.json")
+        self.lease_file = cfg["lease_file"]
+        self.cfg = cfg
+        with open(self.cfg_path, "w") as f:
+            json.dump(cfg, f)
+        env = dict(os.environ, MICROPYPATH="firmware:.frozen")
+        self.proc = subprocess.Popen(
+            list(prefix) + [micropython(), "boards/unix/main.py", self.cfg_path],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        self.lines = []
+        self.started = threading.Event()
+        threading.Thread(target=self._echo, daemon=True).start()
+        if not self.started.wait(10):
+            self.stop()
+            raise SystemExit("dora did not start:\n" + "".join(self.lines))
+
+    def _echo(self):
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            print("   [ap] " + line.rstrip(), flush=True)
+            if "serving" in line:
+                self.started.set()
+
+    def table(self):
+        rows, _ = lease_tool.restore(self.lease_file)
+        return lease_tool.as_table(rows)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)  # by PID, never by name
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def print_table(server, title):
+    say(title + " — lease file as dora would restore it after a power cut:")
+    print(server.table(), flush=True)
+
+
+# -- loopback: no root needed ---------------------------------------------------
+
+class LoopbackStation:
+    """A simulated station.  All of them share one socket on the client
+    port (only one socket may receive a port's unicasts) and pick their
+    replies out by xid."""
+
+    def __init__(self, n, server_port, sock):
+        self.mac = P.mac(0xD0 + n)
+        self.name = "station%d" % n
+        self.sp = server_port
+        self.sock = sock
+        self.xid = 0x5000 + n * 0x100
+        self.addr = None
+
+    def ask(self, msg_type, options=(), ciaddr=b"\0\0\0\0"):
+        self.xid += 1
+        pkt = P.request(msg_type, self.mac, xid=self.xid, options=options, ciaddr=ciaddr)
+        self.sock.sendto(pkt, ("127.0.0.1", self.sp))
+        if msg_type in (4, 7):
+            return None
+        end = time.time() + 3
+        while time.time() < end:
+            try:
+                data, _ = self.sock.recvfrom(1500)
+            except socket.timeout:
+                break
+            if data[4:8] == pkt[4:8]:
+                return data
+        return None
+
+    def join(self, server_id):
+        off = self.ask(1, [(12, self.name.encode())])
+        ack = self.ask(3, [(54, server_id), (50, bytes(off[16:20])), (12, self.name.encode())])
+        self.addr = P.yiaddr(ack)
+        o = P.options(ack)
+        print("   [%s] bound %s/%d router %s lease %ds" % (
+            self.name, self.addr, bin(int.from_bytes(o[1], "big")).count("1"),
+            P.yiaddr(b"\0" * 16 + o[3]), int.from_bytes(o[51], "big")), flush=True)
+
+    def renew(self):
+        ack = self.ask(3, ciaddr=P.ip(self.addr))
+        kind = {5: "ACK", 6: "NAK"}.get(P.options(ack)[53][0]) if ack else "no answer"
+        print("   [%s] renewed %s: %s" % (self.name, self.addr, kind), flush=True)
+
+    def release(self, server_id):
+        self.ask(7, [(54, server_id)], ciaddr=P.ip(self.addr))
+        print("   [%s] released %s" % (self.name, self.addr), flush=True)
+
+
+def loopback_demo(workdir):
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sp = sock.getsockname()[1]
+    sock.close()
+    cp = sp + 1
+    cfg = {
+        "address": "127.0.4.1", "pool_start": "127.0.4.16", "pool_end": "127.0.4.31",
+        "lease_time": LEASE, "broadcast": "127.0.0.1", "bind_address": "127.0.0.1",
+        "server_port": sp, "client_port": cp, "lease_file": os.path.join(workdir, "leases.dat"),
+        "run_seconds": 120,
+    }
+    say("not root: dora on the MicroPython unix port over loopback (UDP %d/%d), 3 simulated stations" % (sp, cp))
+    server = Server(cfg, workdir)
+    try:
+        shared = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        shared.bind(("0.0.0.0", cp))  # 127.0.0.1 for broadcasts, 127.0.4.x for renewals
+        shared.settimeout(2)
+        stations = [LoopbackStation(i, sp, shared) for i in range(3)]
+        sid = P.ip(cfg["address"])
+        say("three stations join (DISCOVER, OFFER, REQUEST, ACK)")
+        for s in stations:
+            s.join(sid)
+        print_table(server, "leases granted")
+        say("waiting for T1 (half the %d s lease) to renew" % LEASE)
+        time.sleep(LEASE / 2)
+        for s in stations:
+            s.renew()
+        say("station1 leaves: RELEASE")
+        stations[1].release(sid)
+        time.sleep(0.5)
+        print_table(server, "after the release")
+        say("station1 comes back and gets its address again")
+        stations[1].join(sid)
+        shared.close()
+    finally:
+        server.stop()
+
+
+# -- namespaces: root ------------------------------------------------------------
+
+UDHCPC_SCRIPT = """#!/bin/sh
+# Applies what udhcpc got, and tells the demo.
+case "$1" in
+  bound|renew)
+    ip addr flush dev "$interface"
+    ip addr add "$ip/$mask" dev "$interface"
+    echo "   [$(hostname 2>/dev/null || echo sta)] $1: $ip/$mask router $router dns $dns lease $lease" ;;
+  deconfig) ip addr flush dev "$interface" ;;
+esac
+"""
+
+
+def namespace_demo(workdir):
+    from netns import Lab  # host_tests/system/netns.py
+
+    say("root: an access point in a box — network namespaces, a bridge, dora on MicroPython in the AP")
+    with Lab(stations=3) as lab:
+        cfg = {
+            "address": lab.ap_address, "netmask": "255.255.255.0",
+            "pool_start": lab.pool_start, "pool_end": lab.pool_end,
+            "lease_time": LEASE, "interface": lab.ap_ifname, "domain": "dora.lan",
+            "lease_file": os.path.join(workdir, "leases.dat"), "run_seconds": 120,
+        }
+        server = Server(cfg, workdir, prefix=lab.ap.prefix())
+        try:
+            script = os.path.join(workdir, "udhcpc.sh")
+            with open(script, "w") as f:
+                f.write(UDHCPC_SCRIPT)
+            os.chmod(script, 0o755)
+            clients = []
+            say("stations 0 and 1 run busybox udhcpc, station 2 runs ISC dhclient")
+            for i in (0, 1):
+                sta = lab.station(i)
+                clients.append(sta.spawn(["udhcpc", "-f", "-i", sta.ifname, "-s", script, "-t", "5", "-T", "1", "-R"],
+                                         stdout=None, stderr=subprocess.DEVNULL))
+            sta = lab.station(2)
+            dh_lease = os.path.join(workdir, "dhclient.leases")
+            dh_pid = os.path.join(workdir, "dhclient.pid")
+            sta.run(["dhclient", "-4", "-1", "-v", "-lf", dh_lease, "-pf", dh_pid, sta.ifname], timeout=30)
+            time.sleep(2)
+            say("addresses the stations now hold (ip addr):")
+            for i in range(3):
+                print("   [station%d] %s" % (i, lab.station(i).address() or "none"), flush=True)
+            print_table(server, "leases granted")
+            say("waiting for T1 (half the %d s lease): the clients renew by unicast, dora writes nothing" % LEASE)
+            time.sleep(LEASE / 2 + 2)
+            say("station0 leaves: udhcpc releases on exit (-R)")
+            clients[0].send_signal(signal.SIGTERM)
+            clients[0].wait(5)
+            time.sleep(1)
+            print_table(server, "after the release")
+            say("station2 releases with dhclient -r")
+            lab.station(2).run(["dhclient", "-4", "-r", "-lf", dh_lease, "-pf", dh_pid, lab.station(2).ifname], timeout=15)
+            time.sleep(1)
+            print_table(server, "after the second release")
+        finally:
+            for c in clients:
+                if c.poll() is None:
+                    c.send_signal(signal.SIGTERM)
+                    try:
+                        c.wait(5)
+                    except subprocess.TimeoutExpired:
+                        c.kill()
+            server.stop()
+
+
+def main():
+    loopback = "--loopback" in sys.argv or os.geteuid() != 0
+    workdir = tempfile.mkdtemp(prefix="dora-demo-")
+    try:
+        if loopback:
+            loopback_demo(workdir)
+        else:
+            namespace_demo(workdir)
+        say("done: everything the demo made is removed")
+    finally:
+        import shutil
+
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
