@@ -30,6 +30,7 @@ BATCH = const(4)
 RECV_SIZE = const(600)  # bounded: 1500 exhausted small heaps (platform.md)
 REPLY_SIZE = const(576)
 _STEP = const(32)  # replies are padded to a multiple of this (PAD after END)
+FLUSH_MS = 5000  # records that no ACK waits for reach the flash within this
 
 
 def _log(line):
@@ -141,7 +142,9 @@ class Runner:
             n = srv.handle(data, len(data), now, out)
             if n:
                 addr = self._destination(out, peer)
-                if srv.durable:
+                if srv.durable or (srv.event == S.EV_RENEW and self.store and self.store.pending):
+                    # An ACK waits until its binding is on flash (a renewal
+                    # too, while an earlier failed write is being retried).
                     self.lens[held] = n
                     self.addrs[held] = addr
                     held += 1
@@ -149,14 +152,18 @@ class Runner:
                     self._send(held, n, addr)
             if srv.event:
                 self._report(srv.event, srv.event_slot)
-        if self.store and self.store.pending:
+        # Only ACKs wait for the flash.  Records that no reply depends on
+        # (releases, declines) ride along with the next commit, or the
+        # housekeeping flush within FLUSH_MS: fewer writes, and losing one
+        # to a power cut errs on the safe side (the address stays taken).
+        if held and self.store.pending:
             try:
                 self.store.commit(now)
             except OSError as e:
-                # Not durable, so not acknowledged: the clients will retry.
+                # Not durable, so not acknowledged: the clients will retry,
+                # and the queued records are written by a later commit.
                 self.commit_failures += 1
                 self.log("lease file write failed (%r): %d ACK(s) withheld" % (e, held))
-                self.store.pending = 0
                 return
         for i in range(held):
             self._send(i, self.lens[i], self.addrs[i])
@@ -236,10 +243,16 @@ def key_text(table, slot):
 
 
 async def _housekeeping(runner):
-    # gc at a steady pace, with the threshold at a quarter of the free heap so
-    # collections stay short (peterhinch/micropython-async's advice).
+    # Flush records no ACK waited for; gc at a steady pace, with the
+    # threshold at a quarter of the free heap so collections stay short
+    # (peterhinch/micropython-async's advice).
     while True:
-        await compat.sleep_ms(5000)
+        await compat.sleep_ms(FLUSH_MS)
+        if runner.store and runner.store.pending:
+            try:
+                runner.store.commit(runner.clock.now())
+            except OSError as e:
+                runner.log("lease file write failed (%r); will retry" % (e,))
         gc.collect()
         if compat.MICROPYTHON:
             gc.threshold(gc.mem_free() // 4 + gc.mem_alloc())
