@@ -97,3 +97,90 @@ def test_runner_restart_keeps_leases():
     r, second = run_clients(loopback_config(path), 5)
     assert first == second
     assert r.server.stats.acks == 0 and r.server.stats.renewals == 6  # no rewrite
+
+
+class FailingFlash:
+    """The real file system, except that chosen writes fail (a flash that
+    reports an error), to check that no ACK leaves before its record is
+    written."""
+
+    def __init__(self, fail_writes):
+        from dora.store import RealFS
+
+        self.real = RealFS()
+        self.fail = fail_writes  # numbers of the write() calls that fail
+        self.calls = 0
+
+    def open(self, path, mode):
+        f = self.real.open(path, mode)
+        if "a" not in mode:
+            return f
+        outer = self
+
+        class Appender:
+            def write(self, data):
+                outer.calls += 1
+                if outer.calls in outer.fail:
+                    raise OSError(5)  # EIO
+                return f.write(data)
+
+            def flush(self):
+                f.flush()
+
+            def fileno(self):
+                return f.fileno()
+
+            def close(self):
+                f.close()
+
+        return Appender()
+
+    def size(self, path):
+        return self.real.size(path)
+
+    def rename(self, a, b):
+        self.real.rename(a, b)
+
+    def remove(self, p):
+        self.real.remove(p)
+
+    def sync(self, f):
+        f.flush()
+
+
+def test_failed_flash_write_withholds_the_ack_until_a_retry_succeeds():
+    path = util.tmp_path("leases.dat")
+    flash = FailingFlash(fail_writes=(1,))
+    r = runner.Runner(loopback_config(path), fs=flash)
+    replies = []
+
+    async def main():
+        r.open()
+        task = asyncio.create_task(r.serve())
+        cl = compat.udp_socket(r.cfg.client_port)
+        srv = compat.sockaddr("127.0.0.1", r.cfg.server_port)
+        try:
+            m = P.mac(1)
+            off = await exchange(cl, srv, P.request(1, m, xid=1))
+            req = P.request(3, m, xid=1, options=[(54, r.cfg.address), (50, bytes(off[16:20]))])
+            try:
+                await exchange(cl, srv, req, 300)
+                replies.append("ack")
+            except AssertionError:
+                replies.append("withheld")
+            # The client retransmits its REQUEST; now the write goes through.
+            replies.append(P.options(await exchange(cl, srv, req))[53][0])
+        finally:
+            cl.close()
+            task.cancel()
+            await compat.sleep_ms(0)
+            r.close()
+
+    asyncio.run(main())
+    assert replies == ["withheld", 5]
+    assert r.commit_failures == 1 and flash.calls == 2
+    # The binding did reach the file.
+    from helpers import make_server, state_of
+
+    again = make_server(path, address="127.0.4.1", pool_start="127.0.4.16", pool_end="127.0.4.250")
+    assert state_of(again, "127.0.4.16", 0) == "bound"
