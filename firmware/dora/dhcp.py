@@ -11,6 +11,8 @@
 # flags 10, ciaddr 12, yiaddr 16, siaddr 20, giaddr 24, chaddr 28 (16 bytes),
 # sname 44 (64), file 108 (128), magic cookie 236, options 240.
 
+from array import array
+
 from .compat import const
 
 BOOTREQUEST = const(1)
@@ -101,7 +103,9 @@ class Message:
         self.n = 0
         self.error = OK
         self.type = 0
-        self._where = [0] * 256  # code -> offset of value + 1 (0 = absent)
+        # code -> offset of its value + 1 (0 = absent); 512 bytes, not a
+        # list of 256 ints (1-2 KB)
+        self._where = array("H", bytes(512))
         self._seen = bytearray(_MAX_SEEN)
         self._nseen = 0
 

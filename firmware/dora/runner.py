@@ -30,6 +30,7 @@ BATCH = const(4)
 RECV_SIZE = const(600)  # bounded: 1500 exhausted small heaps (platform.md)
 REPLY_SIZE = const(576)
 _STEP = const(32)  # replies are padded to a multiple of this (PAD after END)
+_KMIN = const(300 // 32)  # D.MIN_LEN // _STEP: the shortest reply's view
 FLUSH_MS = 5000  # records that no ACK waits for reach the flash within this
 
 
@@ -54,8 +55,9 @@ class Runner:
         # sendto needs an object of the reply's exact length, and slicing
         # allocates: so replies are padded to a multiple of _STEP and a view
         # of each such length is made now, once.
+        # (Replies are at least D.MIN_LEN long: no views below that.)
         self.views = [
-            [memoryview(b)[: min(k * _STEP, REPLY_SIZE)] for k in range(REPLY_SIZE // _STEP + 2)]
+            [memoryview(b)[: min(k * _STEP, REPLY_SIZE)] for k in range(_KMIN, REPLY_SIZE // _STEP + 2)]
             for b in self.outs
         ]
         self.lens = [0] * BATCH
@@ -174,7 +176,7 @@ class Runner:
         out = self.outs[i]
         D.zero(out, n, min(k * _STEP, REPLY_SIZE) - n)
         try:
-            self.sock.sendto(self.views[i][k], addr)
+            self.sock.sendto(self.views[i][k - _KMIN], addr)
         except OSError as e:
             self.errors += 1
             self.log("send failed: %r" % (e,))
