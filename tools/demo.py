@@ -169,9 +169,9 @@ def loopback_demo(workdir):
         time.sleep(LEASE / 2)
         for s in stations:
             s.renew()
-        say("station1 leaves: RELEASE")
+        say("station1 leaves: RELEASE (no answer; its record reaches the flash within 5 s)")
         stations[1].release(sid)
-        time.sleep(0.5)
+        time.sleep(6)
         print_table(server, "after the release")
         say("station1 comes back and gets its address again")
         stations[1].join(sid)
@@ -182,20 +182,8 @@ def loopback_demo(workdir):
 
 # -- namespaces: root ------------------------------------------------------------
 
-UDHCPC_SCRIPT = """#!/bin/sh
-# Applies what udhcpc got, and tells the demo.
-case "$1" in
-  bound|renew)
-    ip addr flush dev "$interface"
-    ip addr add "$ip/$mask" dev "$interface"
-    echo "   [$(hostname 2>/dev/null || echo sta)] $1: $ip/$mask router $router dns $dns lease $lease" ;;
-  deconfig) ip addr flush dev "$interface" ;;
-esac
-"""
-
-
 def namespace_demo(workdir):
-    from netns import Lab  # host_tests/system/netns.py
+    from netlab import Lab, wait_for, write_scripts
 
     say("root: an access point in a box — network namespaces, a bridge, dora on MicroPython in the AP")
     with Lab(stations=3) as lab:
@@ -207,21 +195,18 @@ def namespace_demo(workdir):
         }
         server = Server(cfg, workdir, prefix=lab.ap.prefix())
         try:
-            script = os.path.join(workdir, "udhcpc.sh")
-            with open(script, "w") as f:
-                f.write(UDHCPC_SCRIPT)
-            os.chmod(script, 0o755)
+            scripts = write_scripts(workdir)
             clients = []
             say("stations 0 and 1 run busybox udhcpc, station 2 runs ISC dhclient")
             for i in (0, 1):
                 sta = lab.station(i)
-                clients.append(sta.spawn(["udhcpc", "-f", "-i", sta.ifname, "-s", script, "-t", "5", "-T", "1", "-R"],
-                                         stdout=None, stderr=subprocess.DEVNULL))
+                clients.append(sta.spawn(["udhcpc", "-f", "-i", sta.ifname, "-s", scripts["udhcpc.sh"],
+                                          "-x", "hostname:station%d" % i, "-R"], stdout=None, stderr=subprocess.DEVNULL))
             sta = lab.station(2)
-            dh_lease = os.path.join(workdir, "dhclient.leases")
-            dh_pid = os.path.join(workdir, "dhclient.pid")
-            sta.run(["dhclient", "-4", "-1", "-v", "-lf", dh_lease, "-pf", dh_pid, sta.ifname], timeout=30)
-            time.sleep(2)
+            dh = ["-lf", os.path.join(workdir, "dhclient.leases"), "-pf", os.path.join(workdir, "dhclient.pid"),
+                  "-sf", scripts["dhclient.sh"], sta.ifname]
+            clients.append(sta.spawn(["dhclient", "-4", "-d"] + dh, stdout=None, stderr=subprocess.DEVNULL))
+            wait_for(lambda: all(lab.station(i).address() for i in range(3)), 20)
             say("addresses the stations now hold (ip addr):")
             for i in range(3):
                 print("   [station%d] %s" % (i, lab.station(i).address() or "none"), flush=True)
@@ -231,11 +216,13 @@ def namespace_demo(workdir):
             say("station0 leaves: udhcpc releases on exit (-R)")
             clients[0].send_signal(signal.SIGTERM)
             clients[0].wait(5)
-            time.sleep(1)
+            say("(a release has no answer to wait for: its record reaches the flash within 5 s)")
+            time.sleep(6)
             print_table(server, "after the release")
-            say("station2 releases with dhclient -r")
-            lab.station(2).run(["dhclient", "-4", "-r", "-lf", dh_lease, "-pf", dh_pid, lab.station(2).ifname], timeout=15)
-            time.sleep(1)
+            say("station2 releases: dhclient stopped, then dhclient -r")
+            lab.stop(clients[2])
+            lab.station(2).run(["dhclient", "-4", "-r"] + dh, timeout=15, check=False)
+            time.sleep(6)
             print_table(server, "after the second release")
         finally:
             for c in clients:

@@ -180,9 +180,12 @@ class Server:
     def _client_key(self, msg, buf):
         key = self.key
         cid = msg.opt(D.OPT_CLIENT_ID)
-        if cid >= 0 and msg.opt_len(D.OPT_CLIENT_ID) >= 2:
+        n = msg.opt_len(D.OPT_CLIENT_ID)
+        # A client id that is only "type 1 + chaddr" (busybox udhcpc's) names
+        # the same client as chaddr: key it by MAC, so listings show the MAC.
+        if cid >= 0 and n >= 2 and not (n == 7 and buf[cid] == 1 and same(buf, cid + 1, buf, D.OFF_CHADDR, 6)):
             self.kind = L.KEY_CLIENT_ID
-            L.digest(buf, cid, msg.opt_len(D.OPT_CLIENT_ID), key)
+            L.digest(buf, cid, n, key)
         else:
             self.kind = L.KEY_MAC
             copy(key, 0, buf, D.OFF_CHADDR, 6)

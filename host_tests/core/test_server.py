@@ -278,3 +278,15 @@ def test_lease_table_is_16_bytes_per_lease():
     s = make_server(pool_end="192.168.4.254", pool_start="192.168.4.2")
     assert s.table.capacity == 253
     assert len(s.table.recs) == 253 * L.RECORD == 253 * 16
+
+
+def test_client_id_that_is_just_the_mac_keys_by_mac():
+    s = make_server()
+    c = Client(s, 1, client_id=b"\x01" + P.mac(1))  # busybox udhcpc's default
+    addr = c.dora(0)
+    assert s.table.kind(s.slot_of(P.ip(addr), 0)) == L.KEY_MAC
+    assert Client(s, 1).renew(5, addr) == 5  # the same client without option 61
+    # Type 1 with another MAC is a real identifier, not chaddr.
+    d = Client(s, 2, client_id=b"\x01" + P.mac(9))
+    a2 = d.dora(0)
+    assert s.table.kind(s.slot_of(P.ip(a2), 0)) == L.KEY_CLIENT_ID
