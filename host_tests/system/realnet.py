@@ -64,7 +64,36 @@ class Dora:
         self.cfg.update(over)
         self.lines = []
         self.proc = None
+        self.capture = None
+        self.pcap = os.path.join(workdir, "dora-replies.pcap")
+        if shutil.which("tshark"):
+            self._start_capture()
+        elif os.getenv("CI") == "true":
+            pytest.fail("tshark is needed to check every reply dora sends")
         self.start()
+
+    def _start_capture(self):
+        """Every reply dora sends (UDP source port 67) goes to a pcap, which
+        stop() has tshark dissect: no malformed packet, no expert warning."""
+        self.capture = self.lab.ap.spawn(
+            ["tshark", "-n", "-i", self.lab.ap_ifname, "-f", "udp src port 67", "-w", self.pcap],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        ready = wait_for(lambda: os.path.exists(self.pcap) and os.path.getsize(self.pcap) > 0, 10, 0.1)
+        assert ready, "tshark did not start capturing"
+
+    def check_capture(self):
+        """(replies captured, [problem lines]) of the capture so far."""
+        self.lab.stop(self.capture, signal.SIGINT)
+        self.capture = None
+
+        def count(display_filter):
+            out = subprocess.run(["tshark", "-n", "-r", self.pcap, "-Y", display_filter],
+                                 capture_output=True, text=True, timeout=60)
+            return out.stdout.splitlines()
+
+        bad = count("_ws.malformed or _ws.expert.severity >= 0x00600000")
+        return len(count("dhcp")), bad
 
     def start(self):
         path = os.path.join(self.workdir, "dora.json")
@@ -98,7 +127,13 @@ class Dora:
         self.lab.stop(self.proc, signal.SIGKILL)
 
     def stop(self):
+        """Stop dora, then check that tshark dissected every reply cleanly."""
         self.lab.stop(self.proc, signal.SIGINT)
+        if self.capture:
+            time.sleep(0.5)  # let the last reply reach the capture
+            replies, bad = self.check_capture()
+            assert not bad, "tshark flags dora's replies:\n" + "\n".join(bad)
+            self.replies_checked = replies
 
     def lease_file_size(self):
         return os.path.getsize(self.lease_file)
