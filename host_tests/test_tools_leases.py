@@ -13,7 +13,7 @@ def make_file(tmp_path):
     path = str(tmp_path / "leases.dat")
     s = helpers.make_server(path)
     a = helpers.Client(s, 1).dora(0)
-    b = helpers.Client(s, 2, client_id=b"\x01\x02\x00\x00\x00\x00\x02").dora(0)
+    b = helpers.Client(s, 2, client_id=b"\xff\x00\x00\x00\x01duid").dora(0)
     c = helpers.Client(s, 3)
     c.dora(0)
     c.release(5)
