@@ -25,12 +25,12 @@ debs:
 
 test: venv debs
 	$(PY) -m pytest -q host_tests
-	MICROPYPATH=$(MP_TESTS) $(MP) host_tests/mp_runner.py
+	MICROPYPATH=$(MP_TESTS) $(MP) -X heapsize=64M host_tests/mp_runner.py
 
 # The core tests alone, on each interpreter.
 test-core: venv
 	$(PY) -m pytest -q host_tests/core
-	MICROPYPATH=$(MP_TESTS) $(MP) host_tests/mp_runner.py
+	MICROPYPATH=$(MP_TESTS) $(MP) -X heapsize=64M host_tests/mp_runner.py
 
 demo: venv
 	@sh tools/install_debs.sh udhcpc
