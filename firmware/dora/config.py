@@ -29,6 +29,10 @@ _DEFAULTS = {
     "client_port": 68,
     "run_seconds": None,
     "log": True,
+    "allow": [],
+    "deny": [],
+    "ignore_unknown": False,
+    "max_offers_per_minute": 0,
 }
 
 _KNOWN = (
@@ -221,6 +225,13 @@ class Config:
         self.options_blob = bytes(blob)
 
         self.static = _statics(d["static"], self)
+
+        from .policy import compile_list
+
+        self.allow = compile_list(d["allow"], "allow", parse_mac)
+        self.deny = compile_list(d["deny"], "deny", parse_mac)
+        self.ignore_unknown = _bool(d, "ignore_unknown")
+        self.max_offers_per_minute = _int(d, "max_offers_per_minute", 0, 10000)
 
 
 def _bool(d, field):

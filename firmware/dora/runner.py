@@ -194,7 +194,7 @@ class Runner:
         return compat.sockaddr(compat.ip_str(out, off), port)
 
     def _report(self, event, slot):
-        if self.cfg.log and event not in (S.EV_MALFORMED, S.EV_IGNORED):
+        if self.cfg.log and event not in (S.EV_MALFORMED, S.EV_IGNORED, S.EV_REFUSED):
             self.log(self.describe(event, slot))
         for fn in self.listeners:
             fn(event, slot, self)
@@ -281,7 +281,7 @@ async def serve(cfg, runner=None):
 
 def stats_text(r):
     s = r.server.stats
-    line = "received %d, offers %d, acks %d, renewals %d, naks %d, releases %d, declines %d, informs %d, malformed %d, ignored %d, exhausted %d, errors %d" % (
+    line = "received %d, offers %d, acks %d, renewals %d, naks %d, releases %d, declines %d, informs %d, malformed %d, ignored %d, exhausted %d, refused %d, rate-limited %d, errors %d" % (
         s.received,
         s.offers,
         s.acks,
@@ -293,6 +293,8 @@ def stats_text(r):
         s.malformed,
         s.ignored,
         s.exhausted,
+        s.refused,
+        s.rate_limited,
         r.errors,
     )
     if r.store:

@@ -23,6 +23,7 @@ from .compat import const
 from . import dhcp as D
 from . import leases as L
 from .dhcp import copy, same
+from .policy import Policy
 
 TO_BROADCAST = const(1)
 TO_CIADDR = const(2)
@@ -39,6 +40,7 @@ EV_INFORM = const(7)
 EV_EXHAUSTED = const(8)
 EV_MALFORMED = const(9)
 EV_IGNORED = const(10)
+EV_REFUSED = const(11)  # by policy
 
 EVENT_NAMES = (
     "",
@@ -52,6 +54,7 @@ EVENT_NAMES = (
     "POOL EXHAUSTED",
     "MALFORMED",
     "IGNORED",
+    "REFUSED",
 )
 
 _NAK_TEXT = b"address not available"
@@ -70,6 +73,8 @@ class Stats:
         self.declines = 0
         self.informs = 0
         self.exhausted = 0
+        self.refused = 0  # by the allow/deny/ignore_unknown policy
+        self.rate_limited = 0  # DISCOVERs over max_offers_per_minute
 
 
 class Server:
@@ -78,6 +83,7 @@ class Server:
         self.table = L.LeaseTable(config.pool_size)
         self.store = store
         self.stats = Stats()
+        self.policy = Policy(config)
         self.msg = D.Message()
         self.w = D.Writer()
         self.key = bytearray(L.KEY_LEN)
@@ -158,6 +164,10 @@ class Server:
             self.stats.malformed += 1
             self.event = EV_MALFORMED
             return 0
+        if not self.policy.admits(buf, D.OFF_CHADDR, self.static_slot(buf, D.OFF_CHADDR) >= 0):
+            self.stats.refused += 1
+            self.event = EV_REFUSED
+            return 0
         self._client_key(msg, buf)
         t = msg.type
         if t == D.DISCOVER:
@@ -202,6 +212,10 @@ class Server:
 
     # -- DISCOVER -------------------------------------------------------------
     def _discover(self, msg, now, out):
+        if not self.policy.may_offer(msg.buf, D.OFF_CHADDR, now):
+            self.stats.rate_limited += 1
+            self.event = EV_REFUSED
+            return 0
         slot = self._choose(msg, now)
         if slot < 0:
             self.stats.exhausted += 1

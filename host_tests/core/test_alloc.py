@@ -22,7 +22,8 @@ def locked(fn):
 def test_every_message_kind_is_served_without_allocating():
     path = util.tmp_path("leases.dat")
     s = make_server(path, static=[{"mac": "02:00:00:00:00:09", "address": "192.168.4.23"}],
-                    domain="lan", options={"42": "192.168.4.1", "114": "http://portal/"})
+                    domain="lan", options={"42": "192.168.4.1", "114": "http://portal/"},
+                    deny=["0a:0b:0c", "02:00:00:00:00:08"], allow=["02:00:00"], max_offers_per_minute=5)
     out = bytearray(576)
     sid = (54, s.sid)
     cid = (61, b"\x01" + P.mac(7))
@@ -43,7 +44,9 @@ def test_every_message_kind_is_served_without_allocating():
         P.request(7, P.mac(1), ciaddr=P.ip("192.168.4.16"), options=[sid]),  # RELEASE
         P.request(1, P.mac(5), cookie=b"abcd"),  # malformed
         P.request(3, P.mac(6), options=[(54, P.ip("10.9.9.9"))]),  # another server's
-    ]
+        P.request(1, P.mac(8)),  # denied by MAC
+        P.request(1, bytes((0x0A, 0x0B, 0x0C, 0, 0, 1))),  # denied by OUI
+    ] + [P.request(1, P.mac(11))] * 6  # the 6th is over the offer cap
     lengths = [len(p) for p in seq]
     replies = bytearray(len(seq))
 
@@ -55,8 +58,9 @@ def test_every_message_kind_is_served_without_allocating():
 
     pending = locked(run)
     assert pending == 4  # two bindings, a decline, a release
-    assert bytes(replies) == bytes((1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0))
+    assert bytes(replies) == bytes((1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 0))
     assert s.stats.malformed == 1 and s.stats.naks == 1
+    assert s.stats.refused == 2 and s.stats.rate_limited == 1
     s.store.commit(5)
 
 
