@@ -48,28 +48,16 @@ async def exchange(sock, server_addr, pkt, timeout_ms=2000):
     raise AssertionError("no reply")
 
 
-def run_clients(cfg_dict, count):
-    r = runner.Runner(cfg_dict)
-    result = {}
+def with_runner(r, client):
+    """Run the runner `r` and the coroutine client(sock, server_addr) in one
+    event loop; the runner is stopped and closed afterwards."""
 
     async def main():
         r.open()
         task = asyncio.create_task(r.serve())
         cl = compat.udp_socket(r.cfg.client_port)  # any 127.x: replies to ciaddr too
-        srv = compat.sockaddr("127.0.0.1", r.cfg.server_port)
         try:
-            for i in range(count):
-                m = P.mac(i)
-                off = await exchange(cl, srv, P.request(1, m, xid=i))
-                assert P.options(off)[53] == b"\x02", "expected OFFER"
-                a = bytes(off[16:20])
-                ack = await exchange(cl, srv, P.request(3, m, xid=i, options=[(54, r.cfg.address), (50, a)]))
-                assert P.options(ack)[53] == b"\x05", "expected ACK"
-                result[i] = P.yiaddr(ack)
-            # A malformed datagram is dropped and the runner keeps serving.
-            cl.sendto(b"\x01" * 50, srv)
-            ren = await exchange(cl, srv, P.request(3, P.mac(0), xid=99, ciaddr=P.ip(result[0])))
-            assert P.options(ren)[53] == b"\x05"
+            await client(cl, compat.sockaddr("127.0.0.1", r.cfg.server_port))
         finally:
             cl.close()
             task.cancel()
@@ -77,6 +65,27 @@ def run_clients(cfg_dict, count):
             r.close()
 
     asyncio.run(main())
+
+
+def run_clients(cfg_dict, count):
+    r = runner.Runner(cfg_dict)
+    result = {}
+
+    async def clients(cl, srv):
+        for i in range(count):
+            m = P.mac(i)
+            off = await exchange(cl, srv, P.request(1, m, xid=i))
+            assert P.options(off)[53] == b"\x02", "expected OFFER"
+            a = bytes(off[16:20])
+            ack = await exchange(cl, srv, P.request(3, m, xid=i, options=[(54, r.cfg.address), (50, a)]))
+            assert P.options(ack)[53] == b"\x05", "expected ACK"
+            result[i] = P.yiaddr(ack)
+        # A malformed datagram is dropped and the runner keeps serving.
+        cl.sendto(b"\x01" * 50, srv)
+        ren = await exchange(cl, srv, P.request(3, P.mac(0), xid=99, ciaddr=P.ip(result[0])))
+        assert P.options(ren)[53] == b"\x05"
+
+    with_runner(r, clients)
     return r, result
 
 
@@ -154,29 +163,19 @@ def test_failed_flash_write_withholds_the_ack_until_a_retry_succeeds():
     r = runner.Runner(loopback_config(path), fs=flash)
     replies = []
 
-    async def main():
-        r.open()
-        task = asyncio.create_task(r.serve())
-        cl = compat.udp_socket(r.cfg.client_port)
-        srv = compat.sockaddr("127.0.0.1", r.cfg.server_port)
+    async def client(cl, srv):
+        m = P.mac(1)
+        off = await exchange(cl, srv, P.request(1, m, xid=1))
+        req = P.request(3, m, xid=1, options=[(54, r.cfg.address), (50, bytes(off[16:20]))])
         try:
-            m = P.mac(1)
-            off = await exchange(cl, srv, P.request(1, m, xid=1))
-            req = P.request(3, m, xid=1, options=[(54, r.cfg.address), (50, bytes(off[16:20]))])
-            try:
-                await exchange(cl, srv, req, 300)
-                replies.append("ack")
-            except AssertionError:
-                replies.append("withheld")
-            # The client retransmits its REQUEST; now the write goes through.
-            replies.append(P.options(await exchange(cl, srv, req))[53][0])
-        finally:
-            cl.close()
-            task.cancel()
-            await compat.sleep_ms(0)
-            r.close()
+            await exchange(cl, srv, req, 300)
+            replies.append("ack")
+        except AssertionError:
+            replies.append("withheld")
+        # The client retransmits its REQUEST; now the write goes through.
+        replies.append(P.options(await exchange(cl, srv, req))[53][0])
 
-    asyncio.run(main())
+    with_runner(r, client)
     assert replies == ["withheld", 5]
     assert r.commit_failures == 1 and flash.calls == 2
     # The binding did reach the file.
