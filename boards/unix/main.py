@@ -17,11 +17,11 @@ def start(argv):
         print("usage: main.py CONFIG.json")
         sys.exit(2)
     try:
-        cfg = config.load(argv[1])
+        cfgs = config.load_servers(argv[1])  # one, or several ("servers")
     except config.ConfigError as e:
         print("dora: bad config: %s" % e)
         sys.exit(2)
-    runner.main(cfg)
+    runner.main(cfgs)
 
 
 start(sys.argv)

@@ -6,6 +6,7 @@ from .dhcp import (
     OPT_BROADCAST,
     OPT_DNS,
     OPT_DOMAIN,
+    OPT_HOSTNAME,
     OPT_ROUTER,
     OPT_SUBNET_MASK,
 )
@@ -33,7 +34,14 @@ _DEFAULTS = {
     "deny": [],
     "ignore_unknown": False,
     "max_offers_per_minute": 0,
+    "status_seconds": 0,
+    # provisioning (docs/features.md)
+    "rapid_commit": False,
+    "hostname_len": 0,  # 15 keeps most names: 15 B per pool address
+    "classes": [],
 }
+
+MAX_HOSTNAME = 63  # one DNS label
 
 _KNOWN = (
     "address",
@@ -183,6 +191,7 @@ class Config:
         if d["run_seconds"] is not None:
             _int(d, "run_seconds", 1, 86400 * 365)
         self.run_seconds = d["run_seconds"]
+        self.status_seconds = _int(d, "status_seconds", 0, 86400)
         self.authoritative = _bool(d, "authoritative")
         self.log = _bool(d, "log")
         self.broadcast = parse_ip(d["broadcast"], "broadcast")
@@ -192,6 +201,9 @@ class Config:
                 _fail(field, "expected a non-empty string or null")
         self.interface = d["interface"]
         self.lease_file = d["lease_file"]
+
+        self.rapid_commit = _bool(d, "rapid_commit")
+        self.hostname_len = _int(d, "hostname_len", 0, MAX_HOSTNAME)
 
         blob = bytearray()
         blob += _tlv(OPT_SUBNET_MASK, self.netmask)
@@ -208,23 +220,23 @@ class Config:
                 _fail("domain", "expected a name of 1 to 254 characters")
             blob += _tlv(OPT_DOMAIN, d["domain"].encode())
         blob += _tlv(OPT_BROADCAST, self.subnet_broadcast)
-        opts = d["options"]
-        if not isinstance(opts, dict):
-            _fail("options", 'expected an object like {"42": "192.168.4.1"}')
-        for key in sorted(opts, key=lambda k: int(k) if str(k).isdigit() else 0):
-            field = "options.%s" % key
-            if not str(key).isdigit() or not 1 <= int(key) <= 254:
-                _fail(field, "option codes are numbers from 1 to 254")
-            code = int(key)
-            if code in _RESERVED:
-                _fail(field, "option %d is set by dora itself or by its own field" % code)
-            value = encode_option(code, opts[key], field)
-            if len(value) > 255:
-                _fail(field, "longer than 255 bytes")
-            blob += _tlv(code, value)
+        blob += options_blob(d["options"], "options")
         self.options_blob = bytes(blob)
 
-        self.static = _statics(d["static"], self)
+        # Static hosts: `static` holds 7-byte records (MAC, slot) scanned in
+        # the packet path; static_options[i] and static_names[i] belong to
+        # record i.  dora.control edits all three at run time.
+        self.static = bytearray()
+        self.static_options = []
+        self.static_names = []
+        items = d["static"]
+        if not isinstance(items, list):
+            _fail("static", "expected a list")
+        for i, item in enumerate(items):
+            mac, slot, name, opts = static_host(item, self, "static[%d]" % i)
+            add_static(self, mac, slot, name, opts, "static[%d]" % i)
+
+        self.classes = _classes(d["classes"], self)
 
         from .policy import compile_list
 
@@ -232,6 +244,149 @@ class Config:
         self.deny = compile_list(d["deny"], "deny", parse_mac)
         self.ignore_unknown = _bool(d, "ignore_unknown")
         self.max_offers_per_minute = _int(d, "max_offers_per_minute", 0, 10000)
+
+
+def options_blob(opts, field):
+    """Extra options {"code": value} as concatenated TLVs (code, len, value)."""
+    if not isinstance(opts, dict):
+        _fail(field, 'expected an object like {"42": "192.168.4.1"}')
+    blob = bytearray()
+    for key in sorted(opts, key=lambda k: int(k) if str(k).isdigit() else 0):
+        f = "%s.%s" % (field, key)
+        if not str(key).isdigit() or not 1 <= int(key) <= 254:
+            _fail(f, "option codes are numbers from 1 to 254")
+        code = int(key)
+        if code in _RESERVED:
+            _fail(f, "option %d is set by dora itself or by its own field" % code)
+        value = encode_option(code, opts[key], f)
+        if len(value) > 255:
+            _fail(f, "longer than 255 bytes")
+        blob += _tlv(code, value)
+    return bytes(blob)
+
+
+def static_host(item, cfg, field):
+    """(mac, slot, hostname or None, options blob) of one static host."""
+    if not isinstance(item, dict):
+        _fail(field, "expected an object with mac and address")
+    for k in item:
+        if k not in ("mac", "address", "hostname", "options"):
+            _fail("%s.%s" % (field, k), "unknown field")
+    mac = parse_mac(item.get("mac"), field + ".mac")
+    ip = ip_int(parse_ip(item.get("address"), field + ".address"))
+    slot = ip - ip_int(cfg.pool_start)
+    if not 0 <= slot < cfg.pool_size or slot == cfg.own_slot:
+        _fail(field + ".address", "must be a pool address other than the server's")
+    name = item.get("hostname")
+    opts = options_blob(item.get("options", {}), field + ".options")
+    if name is not None:
+        if not isinstance(name, str) or not 0 < len(name) <= MAX_HOSTNAME or not clean_name(name):
+            _fail(field + ".hostname", "expected 1 to %d letters, digits or '-'" % MAX_HOSTNAME)
+        # The client learns its configured name through option 12.
+        opts = _tlv(OPT_HOSTNAME, name.encode()) + opts
+    return mac, slot, name, opts
+
+
+def add_static(cfg, mac, slot, name, opts, field="static"):
+    st = cfg.static
+    for i in range(0, len(st), 7):
+        if st[i : i + 6] == mac:
+            _fail(field + ".mac", "reserved twice")
+        if st[i + 6] == slot:
+            _fail(field + ".address", "reserved twice")
+    st += mac + bytes((slot,))
+    cfg.static_options.append(opts or None)
+    cfg.static_names.append(name)
+
+
+def remove_static(cfg, mac):
+    """Drop the static host with this MAC; its index, or -1."""
+    st = cfg.static
+    for i in range(0, len(st), 7):
+        if st[i : i + 6] == mac:
+            k = i // 7
+            st[i : i + 7] = b""
+            cfg.static_options.pop(k)
+            cfg.static_names.pop(k)
+            return k
+    return -1
+
+
+def clean_name(text):
+    for c in text:
+        if not ("a" <= c <= "z" or "A" <= c <= "Z" or "0" <= c <= "9" or c == "-"):
+            return False
+    return True
+
+
+def parse_prefix(text, field):
+    """A MAC or OUI prefix "aa:bb:cc" (1 to 6 bytes) as bytes."""
+    if isinstance(text, str):
+        parts = text.replace("-", ":").split(":")
+        if 1 <= len(parts) <= 6:
+            try:
+                out = bytes(int(p, 16) for p in parts if len(p) == 2)
+                if len(out) == len(parts):
+                    return out
+            except ValueError:
+                pass
+    _fail(field, "%r is not a MAC or prefix like aa:bb:cc" % (text,))
+
+
+class Klass:
+    """A class of clients: matched by MAC prefix or vendor class (60)
+    prefix; it may add options and confine its members to a sub-range
+    [lo, hi] of pool slots."""
+
+    def __init__(self, name, by_vendor, pattern, options, lo, hi):
+        self.name = name
+        self.by_vendor = by_vendor
+        self.pattern = pattern
+        self.options = options
+        self.lo = lo
+        self.hi = hi
+
+
+def _classes(items, cfg):
+    if not isinstance(items, list):
+        _fail("classes", "expected a list")
+    out = []
+    start = ip_int(cfg.pool_start)
+    for i, item in enumerate(items):
+        field = "classes[%d]" % i
+        if not isinstance(item, dict):
+            _fail(field, "expected an object with name and mac_prefix or vendor_class")
+        for k in item:
+            if k not in ("name", "mac_prefix", "vendor_class", "options", "pool_start", "pool_end"):
+                _fail("%s.%s" % (field, k), "unknown field")
+        name = item.get("name")
+        if not isinstance(name, str) or not name:
+            _fail(field + ".name", "expected a non-empty string")
+        if ("mac_prefix" in item) == ("vendor_class" in item):
+            _fail(field, "give exactly one of mac_prefix and vendor_class")
+        if "mac_prefix" in item:
+            text = item["mac_prefix"]
+            pattern = parse_prefix(text, field + ".mac_prefix")
+            by_vendor = False
+        else:
+            v = item["vendor_class"]
+            if not isinstance(v, str) or not 0 < len(v) <= 255:
+                _fail(field + ".vendor_class", "expected a non-empty string (a prefix of option 60)")
+            pattern = v.encode()
+            by_vendor = True
+        opts = options_blob(item.get("options", {}), field + ".options")
+        lo, hi = 0, cfg.pool_size - 1
+        if ("pool_start" in item) != ("pool_end" in item):
+            _fail(field, "give both pool_start and pool_end, or neither")
+        if "pool_start" in item:
+            lo = ip_int(parse_ip(item["pool_start"], field + ".pool_start")) - start
+            hi = ip_int(parse_ip(item["pool_end"], field + ".pool_end")) - start
+            if not 0 <= lo < cfg.pool_size:
+                _fail(field + ".pool_start", "must be inside the pool")
+            if not lo <= hi < cfg.pool_size:
+                _fail(field + ".pool_end", "must be inside the pool, not before pool_start")
+        out.append(Klass(name, by_vendor, pattern, opts or None, lo, hi))
+    return out
 
 
 def _bool(d, field):
@@ -244,42 +399,44 @@ def _dq(b):
     return "%d.%d.%d.%d" % (b[0], b[1], b[2], b[3])
 
 
-def _statics(items, cfg):
-    """Static reservations as one bytes object of 7-byte records
-    (MAC, slot), scanned linearly in the packet path (no dict key to build)."""
-    if not isinstance(items, list):
-        _fail("static", "expected a list")
-    out = bytearray()
-    macs = []
-    slots = []
-    start = ip_int(cfg.pool_start)
-    for i, item in enumerate(items):
-        field = "static[%d]" % i
-        if not isinstance(item, dict):
-            _fail(field, "expected an object with mac and address")
-        for k in item:
-            if k not in ("mac", "address", "hostname"):
-                _fail("%s.%s" % (field, k), "unknown field")
-        mac = parse_mac(item.get("mac"), field + ".mac")
-        ip = ip_int(parse_ip(item.get("address"), field + ".address"))
-        slot = ip - start
-        if not 0 <= slot < cfg.pool_size or slot == cfg.own_slot:
-            _fail(field + ".address", "must be a pool address other than the server's")
-        if mac in macs:
-            _fail(field + ".mac", "reserved twice")
-        if slot in slots:
-            _fail(field + ".address", "reserved twice")
-        macs.append(mac)
-        slots.append(slot)
-        out += mac + bytes((slot,))
-    return bytes(out)
-
-
 def parse(d):
     return Config(d)
 
 
+def parse_servers(d):
+    """A list of Configs: one per entry of "servers" (several pools or
+    interfaces served by one process), else the single config."""
+    if isinstance(d, dict) and "servers" in d:
+        items = d["servers"]
+        for k in d:
+            if k != "servers":
+                _fail(k, "not allowed beside servers (put it in each entry)")
+        if not isinstance(items, list) or not items:
+            _fail("servers", "expected a non-empty list of configs")
+        out = []
+        files = []
+        for i, item in enumerate(items):
+            try:
+                c = Config(item)
+            except ConfigError as e:
+                raise ConfigError("servers[%d].%s" % (i, e))
+            if c.lease_file and c.lease_file in files:
+                _fail("servers[%d].lease_file" % i, "shared with another server")
+            files.append(c.lease_file)
+            out.append(c)
+        return out
+    return [Config(d)]
+
+
 def load(path):
+    """The Config in a JSON file (a single server; see load_servers)."""
+    cfgs = load_servers(path)
+    if len(cfgs) != 1:
+        _fail("servers", "this entry point runs one server; use runner.main for several")
+    return cfgs[0]
+
+
+def load_servers(path):
     import json
 
     try:
@@ -289,4 +446,4 @@ def load(path):
         raise ConfigError("config: cannot read %s (%s)" % (path, e))
     except ValueError as e:
         raise ConfigError("config: %s is not valid JSON (%s)" % (path, e))
-    return Config(d)
+    return parse_servers(d)

@@ -34,12 +34,20 @@ _KMIN = const(300 // 32)  # D.MIN_LEN // _STEP: the shortest reply's view
 FLUSH_MS = 5000  # records that no ACK waits for reach the flash within this
 
 
+# The Runners serving now, for dora.control (which is imported only by whoever
+# inspects or controls the server: it costs no RAM otherwise).
+running = []
+
+
 def _log(line):
     print("dora: " + line)
 
 
 class Runner:
-    def __init__(self, cfg, log=_log, fs=None):
+    def __init__(self, cfg, log=_log, fs=None, share=None):
+        """`share`: another Runner in the same event loop whose reply
+        buffers this one may use too (a round never awaits, so two rounds
+        never overlap): each extra pool then costs no reply buffers."""
         if isinstance(cfg, dict):
             cfg = C.parse(cfg)
         self.cfg = cfg
@@ -51,6 +59,24 @@ class Runner:
             self.store = LeaseStore(cfg.lease_file, self.server.table, cfg.pool_start, fs=fs, log=log)
             self.server.store = self.store
         self.sock = None
+        if share is not None:
+            self.outs = share.outs
+            self.views = share.views
+            self.lens = share.lens
+            self.addrs = share.addrs
+        else:
+            self._buffers()
+        self.ip = bytearray(4)
+        self.errors = 0
+        self.commit_failures = 0
+        self.listeners = []  # callables fn(LeaseEvent): see on_event
+        self.deferred = []  # events of ACKs waiting for the flash
+        # One bit per pool address: reported bound, so that the expiry sweep
+        # reports each lease that runs out once (pool size / 8 bytes).
+        self.bound = bytearray((cfg.pool_size + 7) // 8)
+        self.broadcast_addr = compat.sockaddr(compat.ip_str(cfg.broadcast), cfg.client_port)
+
+    def _buffers(self):
         self.outs = [bytearray(REPLY_SIZE) for _ in range(BATCH)]
         # sendto needs an object of the reply's exact length, and slicing
         # allocates: so replies are padded to a multiple of _STEP and a view
@@ -62,22 +88,33 @@ class Runner:
         ]
         self.lens = [0] * BATCH
         self.addrs = [None] * BATCH
-        self.ip = bytearray(4)
-        self.errors = 0
-        self.commit_failures = 0
-        self.listeners = []  # callables (event, slot, runner): see on_event
-        self.broadcast_addr = compat.sockaddr(compat.ip_str(cfg.broadcast), cfg.client_port)
 
     def on_event(self, fn):
-        """Call fn(event, slot, runner) after each lease event (EV_* names in
-        dora.server).  It runs after the reply left, off the packet path."""
+        """Call fn(ev) with a dora.events.LeaseEvent for each lease granted,
+        renewed, released, declined, expired or revoked.  It runs after the
+        reply left, off the packet path; an exception in fn is logged and
+        does not stop the server."""
         self.listeners.append(fn)
+        return fn
+
+    def events(self, size=8):
+        """An awaitable queue of LeaseEvents: `ev = await q.get()`."""
+        q = _events().EventQueue(size)
+        self.listeners.append(q)
+        return q
 
     def open(self):
         cfg = self.cfg
         if self.store:
             self.store.load(self.clock.now())
             self.server.reserve()
+        now = self.clock.now()
+        t = self.server.table
+        for slot in range(t.capacity):
+            if t.state(slot, now) == L.BOUND:
+                _set_bit(self.bound, slot)  # so that its expiry is reported
+        if self not in running:
+            running.append(self)  # for dora.control
         self.sock = compat.udp_socket(cfg.server_port, cfg.interface, compat.ip_str(cfg.bind_address))
         p = cfg.pool_start
         last = bytearray(p)
@@ -97,6 +134,8 @@ class Runner:
 
     def stop(self):
         """Close everything and log the totals (once)."""
+        if self in running:
+            running.remove(self)
         if self.sock is not None:
             self.close()
             self.log("stopped: %s" % stats_text(self))
@@ -142,6 +181,7 @@ class Runner:
                 break
             out = self.outs[held]
             n = srv.handle(data, len(data), now, out)
+            waits = False
             if n:
                 addr = self._destination(out, peer)
                 if srv.durable or (srv.event == S.EV_RENEW and self.store and self.store.pending):
@@ -150,10 +190,11 @@ class Runner:
                     self.lens[held] = n
                     self.addrs[held] = addr
                     held += 1
+                    waits = True
                 else:
                     self._send(held, n, addr)
             if srv.event:
-                self._report(srv.event, srv.event_slot)
+                self._report(srv.event, srv.event_slot, data, waits)
         # Only ACKs wait for the flash.  Records that no reply depends on
         # (releases, declines) ride along with the next commit, or the
         # housekeeping flush within FLUSH_MS: fewer writes, and losing one
@@ -170,6 +211,13 @@ class Runner:
         for i in range(held):
             self._send(i, self.lens[i], self.addrs[i])
             self.addrs[i] = None
+        if self.deferred:
+            # The bindings are on flash and their ACKs have left: now tell
+            # the application (after a failed write they wait for a retry).
+            evs = self.deferred
+            self.deferred = []
+            for ev in evs:
+                self._deliver(ev)
 
     def _send(self, i, n, addr):
         k = (n + _STEP - 1) // _STEP
@@ -193,11 +241,109 @@ class Runner:
             return peer
         return compat.sockaddr(compat.ip_str(out, off), port)
 
-    def _report(self, event, slot):
+    def _report(self, event, slot, data=None, held=False):
+        """Log an event and hand it to the listeners; `held`: its ACK waits
+        for the flash, so listeners hear of it once the ACK has left."""
         if self.cfg.log and event not in (S.EV_MALFORMED, S.EV_IGNORED, S.EV_REFUSED):
             self.log(self.describe(event, slot))
+        if event == S.EV_ACK or event == S.EV_RENEW:
+            _set_bit(self.bound, slot)
+        elif event == S.EV_RELEASE or event == S.EV_DECLINE:
+            _clear_bit(self.bound, slot)
+        else:
+            return
+        if self.listeners:
+            E = _events()
+            if event == S.EV_ACK:
+                kind = E.GRANTED
+            elif event == S.EV_RENEW:
+                kind = E.RENEWED
+            elif event == S.EV_RELEASE:
+                kind = E.RELEASED
+            else:
+                kind = E.DECLINED
+            vendor = ""
+            msg = self.server.msg
+            if data is not None and msg.buf is data:
+                vc = msg.opt(D.OPT_VENDOR_CLASS)
+                if vc >= 0:
+                    vendor = _text(data, vc, msg.opt_len(D.OPT_VENDOR_CLASS))
+            ev = self._event(kind, slot, vendor)
+            if held:
+                self.deferred.append(ev)
+            else:
+                self._deliver(ev)
+
+    def emit(self, kind, slot, vendor=""):
+        """Hand a LeaseEvent for `slot` to every listener now."""
+        if self.listeners:
+            self._deliver(self._event(kind, slot, vendor))
+
+    def _event(self, kind, slot, vendor):
+        ip = bytearray(4)
+        self.server.ip_of(slot, ip, 0)
+        t = self.server.table
+        mac = key_text(t, slot) if t.kind(slot) == L.KEY_MAC else ""
+        return _events().LeaseEvent(kind, slot, mac, compat.ip_str(ip), self.hostname(slot), vendor)
+
+    def _deliver(self, ev):
         for fn in self.listeners:
-            fn(event, slot, self)
+            try:
+                fn(ev)
+            except Exception as e:  # an application bug must not stop serving
+                self.errors += 1
+                self.log("event listener failed: %r" % (e,))
+
+    def sweep(self, now):
+        """Report leases that expired since the last sweep (housekeeping
+        calls this every FLUSH_MS; an expiry has no packet to trigger it)."""
+        t = self.server.table
+        for slot in range(t.capacity):
+            if _bit(self.bound, slot) and t.state(slot, now) != L.BOUND:
+                _clear_bit(self.bound, slot)
+                # A record without a key was given up when its client moved
+                # to another address (that move was reported): nothing expired.
+                if t.kind(slot) != L.KEY_NONE:
+                    if self.cfg.log:
+                        self.log("EXPIRED %s" % self.describe_slot(slot))
+                    if self.listeners:
+                        self.emit(_events().EXPIRED, slot)
+
+    def revoke(self, slot):
+        """End the lease in `slot` now, dropping the client's affinity so that
+        its next renewal is NAKed; durable before this returns."""
+        t = self.server.table
+        now = self.clock.now()
+        if t.state(slot, now) == L.FREE and t.kind(slot) == L.KEY_NONE:
+            return False
+        if self.listeners:
+            self.emit(_events().REVOKED, slot)
+        self.log("REVOKED %s" % self.describe_slot(slot))
+        t.forget(slot, now)
+        _clear_bit(self.bound, slot)
+        if self.server.names is not None:
+            self.server.names.clear(slot)
+        if self.store:
+            self.store.note(slot, 0)
+            self.store.commit(now)
+        return True
+
+    def hostname(self, slot):
+        """The name the client sent (option 12), else its static host name."""
+        names = self.server.names
+        name = names.get(slot) if names is not None else ""
+        if not name:
+            cfg = self.cfg
+            st = cfg.static
+            for i in range(0, len(st), 7):
+                if st[i + 6] == slot:
+                    return cfg.static_names[i // 7] or ""
+        return name
+
+    def describe_slot(self, slot):
+        ip = bytearray(4)
+        self.server.ip_of(slot, ip, 0)
+        return "%s %s" % (compat.ip_str(ip), key_text(self.server.table, slot))
 
     def describe(self, event, slot):
         name = S.EVENT_NAMES[event]
@@ -209,10 +355,17 @@ class Runner:
         line = "%s %s %s" % (name, compat.ip_str(ip), key_text(t, slot))
         if event in (S.EV_ACK, S.EV_RENEW, S.EV_OFFER):
             line += " %ds" % (self.cfg.lease_time if event != S.EV_OFFER else self.cfg.offer_hold)
+        if event == S.EV_ACK and self.server.rapid:
+            line += " rapid-commit"
+        if event == S.EV_ACK or event == S.EV_RENEW:
+            name = self.hostname(slot)
+            if name:
+                line += " " + name  # the client's option 12, sanitised
         return line
 
     def leases(self):
-        """[(address, key text, state, seconds left)] of every remembered slot."""
+        """[(address, key text, state, seconds left, hostname)] of every
+        remembered slot."""
         now = self.clock.now()
         t = self.server.table
         rows = []
@@ -223,14 +376,38 @@ class Runner:
                 continue
             self.server.ip_of(slot, ip, 0)
             left = t.time(slot) - now if s != L.FREE else 0
-            rows.append((compat.ip_str(ip), key_text(t, slot), L.STATE_NAMES[s], left))
+            rows.append((compat.ip_str(ip), key_text(t, slot), L.STATE_NAMES[s], left, self.hostname(slot)))
         return rows
 
     def table_text(self):
-        lines = ["%-15s  %-23s  %-8s  %s" % ("address", "client", "state", "left")]
-        for ip, key, state, left in self.leases():
-            lines.append("%-15s  %-23s  %-8s  %s" % (ip, key, state, "%ds" % left if left else "-"))
+        lines = ["%-15s  %-23s  %-8s  %-8s  %s" % ("address", "client", "state", "left", "hostname")]
+        for ip, key, state, left, name in self.leases():
+            lines.append("%-15s  %-23s  %-8s  %-8s  %s" % (ip, key, state, "%ds" % left if left else "-", name or "-"))
         return "\n".join(lines)
+
+
+def _events():
+    # dora.events is loaded by the first listener: no RAM for it otherwise.
+    from . import events
+
+    return events
+
+
+def _bit(bits, i):
+    return bits[i >> 3] & (1 << (i & 7))
+
+
+def _set_bit(bits, i):
+    bits[i >> 3] |= 1 << (i & 7)
+
+
+def _clear_bit(bits, i):
+    bits[i >> 3] &= ~(1 << (i & 7)) & 0xFF
+
+
+def _text(buf, off, n):
+    """Printable text of buf[off:off+n] (vendor class): other bytes become '?'."""
+    return "".join(chr(c) if 32 <= c < 127 else "?" for c in bytes(buf[off : off + n]))
 
 
 def key_text(table, slot):
@@ -248,14 +425,21 @@ async def _housekeeping(runner):
     # Flush records no ACK waited for; gc at a steady pace, with the
     # threshold at a quarter of the free heap so collections stay short
     # (peterhinch/micropython-async's advice).
+    every = runner.cfg.status_seconds
+    last_status = 0
     while True:
-        await compat.sleep_ms(FLUSH_MS)
+        await compat.sleep_ms(FLUSH_MS if not every or every * 1000 > FLUSH_MS else every * 1000)
+        now = runner.clock.now()
         if runner.store and runner.store.pending:
             try:
-                runner.store.commit(runner.clock.now())
+                runner.store.commit(now)
             except OSError as e:
                 runner.log("lease file write failed (%r); will retry" % (e,))
+        runner.sweep(now)
         gc.collect()
+        if every and now - last_status >= every:
+            last_status = now
+            runner.log("status: " + status_text(runner, now))
         if compat.MICROPYTHON:
             gc.threshold(gc.mem_free() // 4 + gc.mem_alloc())
 
@@ -264,19 +448,43 @@ async def serve(cfg, runner=None):
     """Coroutine for an existing event loop: serve until cancelled (or for
     cfg.run_seconds)."""
     r = runner or Runner(cfg)
-    r.open()
-    task = asyncio.create_task(r.serve())
-    keeper = asyncio.create_task(_housekeeping(r))
-    try:
-        if r.cfg.run_seconds:
-            await compat.sleep_ms(r.cfg.run_seconds * 1000)
-        else:
-            await task
-    finally:
-        task.cancel()
-        keeper.cancel()
-        r.stop()
+    await serve_all([r])
     return r
+
+
+async def serve_all(runners):
+    """Serve several pools/interfaces in one loop: one socket, Server and
+    housekeeping task per Runner (config "servers").  Stops after the first
+    config's run_seconds, or when cancelled."""
+    tasks = []
+    try:
+        for r in runners:
+            r.open()
+            tasks.append(asyncio.create_task(r.serve()))
+            tasks.append(asyncio.create_task(_housekeeping(r)))
+        if runners[0].cfg.run_seconds:
+            await compat.sleep_ms(runners[0].cfg.run_seconds * 1000)
+        else:
+            await tasks[0]
+    finally:
+        for t in tasks:
+            t.cancel()
+        for r in runners:
+            r.stop()
+
+
+def status_text(r, now):
+    """Lease counts and (MicroPython) heap after a collection."""
+    t = r.server.table
+    line = "bound %d, offered %d, declined %d, free %d" % (
+        t.count(L.BOUND, now),
+        t.count(L.OFFERED, now),
+        t.count(L.DECLINED, now),
+        t.count(L.FREE, now),
+    )
+    if compat.MICROPYTHON:
+        line += ", heap alloc %d free %d" % (gc.mem_alloc(), gc.mem_free())
+    return line
 
 
 def stats_text(r):
@@ -307,13 +515,23 @@ def stats_text(r):
 
 
 def main(cfg):
-    """Blocking entry point: a config path, dict or Config."""
+    """Blocking entry point: a config path, dict (one server or
+    {"servers": [...]}), Config or list of Configs."""
     if isinstance(cfg, str):
-        cfg = C.load(cfg)
-    r = Runner(cfg)
+        cfgs = C.load_servers(cfg)
+    elif isinstance(cfg, dict):
+        cfgs = C.parse_servers(cfg)
+    elif isinstance(cfg, list):
+        cfgs = cfg
+    else:
+        cfgs = [cfg]
+    runners = []
+    for c in cfgs:
+        runners.append(Runner(c, share=runners[0] if runners else None))
     try:
-        asyncio.run(serve(cfg, r))
+        asyncio.run(serve_all(runners))
     except KeyboardInterrupt:
         # MicroPython's asyncio.run() does not close the running coroutines
-        # on Ctrl-C, so serve()'s finally may not run: stop here.
-        r.stop()
+        # on Ctrl-C, so serve_all()'s finally may not run: stop here.
+        for r in runners:
+            r.stop()

@@ -17,13 +17,22 @@
 #
 # Allocation order for a DISCOVER: static reservation, the client's current
 # or previous address (kept as affinity in a FREE record), the requested
-# address when free, the least recently used free address.
+# address when free, the least recently used free address.  A class with a
+# sub-range (config "classes") confines its members to it, and keeps other
+# clients out of it.
+#
+# Provisioning features (docs/features.md), all decided here without
+# allocating: Rapid Commit (a DISCOVER with option 80 is answered by an ACK
+# when the config enables it), options per static host and per class
+# (they override the pool's options of the same code), hostnames (option 12
+# stored in a side table, dora.hostnames).
 
 from .compat import const
 from . import dhcp as D
 from . import leases as L
 from .dhcp import copy, same
 from .policy import Policy
+from .hostnames import Hostnames
 
 TO_BROADCAST = const(1)
 TO_CIADDR = const(2)
@@ -95,6 +104,15 @@ class Server:
         self.durable = False
         self.event = EV_NONE
         self.event_slot = -1
+        self.rapid = False  # this reply is a Rapid Commit ACK
+        self.static_i = -1  # index of the requester's static host, or -1
+        self.klass = None  # the requester's class (config.Klass), or None
+        # Any class with a sub-range?  Then allocation checks ranges.
+        self.ranged = False
+        for k in config.classes:
+            if k.lo != 0 or k.hi != config.pool_size - 1:
+                self.ranged = True
+        self.names = Hostnames(config.pool_size, config.hostname_len) if config.hostname_len else None
         lease = config.lease_time
         self.forever = lease == 0xFFFFFFFF
         self.lease = lease
@@ -146,11 +164,66 @@ class Server:
         return True
 
     def static_slot(self, chaddr_buf, off):
+        i = self.static_index(chaddr_buf, off)
+        return self.cfg.static[i * 7 + 6] if i >= 0 else -1
+
+    def static_index(self, chaddr_buf, off):
+        """Index of the static host with the MAC at chaddr_buf[off], or -1."""
         st = self.cfg.static
         for i in range(0, len(st), 7):
             if same(st, i, chaddr_buf, off, 6):
-                return st[i + 6]
+                return i // 7
         return -1
+
+    def class_of(self, msg):
+        """The first class whose MAC prefix or vendor class (60) prefix
+        matches the message, or None."""
+        classes = self.cfg.classes
+        buf = msg.buf
+        vc = msg.opt(D.OPT_VENDOR_CLASS)
+        vn = msg.opt_len(D.OPT_VENDOR_CLASS)
+        for i in range(len(classes)):
+            k = classes[i]
+            p = k.pattern
+            if k.by_vendor:
+                if vc >= 0 and vn >= len(p) and same(p, 0, buf, vc, len(p)):
+                    return k
+            elif same(p, 0, buf, D.OFF_CHADDR, len(p)):
+                return k
+        return None
+
+    def may_use(self, slot):
+        """May this client get `slot` dynamically (class sub-ranges)?"""
+        if not self.ranged:
+            return True
+        k = self.klass
+        if k is not None and (k.lo != 0 or k.hi != self.table.capacity - 1):
+            return k.lo <= slot <= k.hi
+        classes = self.cfg.classes
+        for i in range(len(classes)):
+            c = classes[i]
+            if c.lo <= slot <= c.hi and (c.lo != 0 or c.hi != self.table.capacity - 1):
+                return False
+        return True
+
+    def _least_recently_used(self, now):
+        """As LeaseTable.least_recently_used, among the slots may_use allows."""
+        t = self.table
+        if not self.ranged:
+            return t.least_recently_used(now)
+        best = -1
+        best_time = L.FOREVER + 1
+        for slot in range(t.capacity):
+            if t.reserved(slot) or not self.may_use(slot) or t.state(slot, now) != L.FREE:
+                continue
+            tm = t.time(slot)
+            if t.kind(slot) == L.KEY_NONE:
+                tm = -1
+            if tm < best_time:
+                best, best_time = slot, tm
+                if tm < 0:
+                    break
+        return best
 
     # -- entry point ----------------------------------------------------------
     def handle(self, buf, n, now, out):
@@ -159,12 +232,15 @@ class Server:
         self.event = EV_NONE
         self.event_slot = -1
         self.dest = 0
+        self.rapid = False
         msg = self.msg
         if not msg.parse(buf, n):
             self.stats.malformed += 1
             self.event = EV_MALFORMED
             return 0
-        if not self.policy.admits(buf, D.OFF_CHADDR, self.static_slot(buf, D.OFF_CHADDR) >= 0):
+        self.static_i = self.static_index(buf, D.OFF_CHADDR)
+        self.klass = self.class_of(msg) if self.cfg.classes else None
+        if not self.policy.admits(buf, D.OFF_CHADDR, self.static_i >= 0):
             self.stats.refused += 1
             self.event = EV_REFUSED
             return 0
@@ -222,6 +298,10 @@ class Server:
             self.event = EV_EXHAUSTED
             return 0
         t = self.table
+        if self.cfg.rapid_commit and msg.opt(D.OPT_RAPID_COMMIT) >= 0:
+            # RFC 4039: commit at once and answer with an ACK carrying 80.
+            self.rapid = True
+            return self._bind(slot, now, out)
         if not (t.state(slot, now) == L.BOUND and self._mine(slot)):
             self._claim(slot, now)
             t.set(slot, L.OFFERED, self.kind, self.key, now + self.cfg.offer_hold)
@@ -234,13 +314,13 @@ class Server:
         if slot >= 0:
             return slot if self._available_to_me(slot, now) else -1
         slot = t.find(self.kind, self.key)
-        if slot >= 0 and not t.reserved(slot) and t.state(slot, now) != L.DECLINED:
+        if slot >= 0 and not t.reserved(slot) and self.may_use(slot) and t.state(slot, now) != L.DECLINED:
             return slot
         if msg.opt_ip(D.OPT_REQUESTED_IP, self.ip, 0):
             slot = self.slot_of(self.ip, 0)
-            if slot >= 0 and not t.reserved(slot) and t.state(slot, now) == L.FREE:
+            if slot >= 0 and not t.reserved(slot) and self.may_use(slot) and t.state(slot, now) == L.FREE:
                 return slot
-        return t.least_recently_used(now)
+        return self._least_recently_used(now)
 
     def _available_to_me(self, slot, now):
         s = self.table.state(slot, now)
@@ -307,7 +387,7 @@ class Server:
         if self._mine(slot) and self._renewable(slot, now):
             return self._bind(slot, now, out)
         s = t.state(slot, now)
-        if s == L.FREE and (not t.reserved(slot) or fixed == slot):
+        if s == L.FREE and (fixed == slot or (not t.reserved(slot) and self.may_use(slot))):
             # Unknown to us but free (e.g. a lease file lost): grant it when
             # we are the network's authority, stay silent otherwise.
             return self._bind(slot, now, out) if auth else self._ignore()
@@ -319,6 +399,13 @@ class Server:
         if changed:
             self._claim(slot, now)
         t.set(slot, L.BOUND, self.kind, self.key, L.FOREVER if self.forever else now + self.lease)
+        names = self.names
+        if names is not None:
+            if changed:
+                names.clear(slot)  # a new holder: the old name is not its name
+            h = self.msg.opt(D.OPT_HOSTNAME)
+            if h >= 0:
+                names.set(slot, self.msg.buf, h, self.msg.opt_len(D.OPT_HOSTNAME))
         if changed:
             self.stats.acks += 1
             if self.store:
@@ -394,13 +481,18 @@ class Server:
                 w.option(D.OPT_LEASE_TIME, self.t_lease, 0, 4)
                 w.option(D.OPT_RENEWAL_TIME, self.t1, 0, 4)
                 w.option(D.OPT_REBINDING_TIME, self.t2, 0, 4)
-            blob = self.cfg.options_blob
-            i = 0
-            while i < len(blob):
-                code = blob[i]
-                if code == D.OPT_SUBNET_MASK or msg.wants(code):
-                    w.tlv(blob, i)
-                i += 2 + blob[i + 1]
+            # The most specific value of a code wins: the static host's, then
+            # the class's, then the pool's.  The pool's go first so that the
+            # essentials (mask, router, DNS) fit should the reply fill up.
+            host = self.cfg.static_options[self.static_i] if self.static_i >= 0 else None
+            klass = self.klass.options if self.klass is not None else None
+            self._options(self.cfg.options_blob, host, klass)
+            if klass is not None:
+                self._options(klass, host, None)
+            if host is not None:
+                self._options(host, None, None)
+            if self.rapid:
+                w.option(D.OPT_RAPID_COMMIT, buf, 0, 0)
         cid = msg.opt(D.OPT_CLIENT_ID)
         if cid >= 0:  # RFC 6842: echo the client identifier
             w.option(D.OPT_CLIENT_ID, buf, cid, msg.opt_len(D.OPT_CLIENT_ID))
@@ -421,6 +513,30 @@ class Server:
         self.event = event
         self.event_slot = slot
         return n
+
+    def _options(self, blob, given1, given2):
+        """Write the options of `blob` the client asked for (55; the subnet
+        mask always), except codes present in `given1` or `given2`."""
+        msg = self.msg
+        w = self.w
+        i = 0
+        while i < len(blob):
+            code = blob[i]
+            if (code == D.OPT_SUBNET_MASK or msg.wants(code)) and not _has(given1, code) and not _has(given2, code):
+                w.tlv(blob, i)
+            i += 2 + blob[i + 1]
+
+
+def _has(blob, code):
+    """True when the TLV blob (or None) holds option `code`."""
+    if blob is None:
+        return False
+    i = 0
+    while i < len(blob):
+        if blob[i] == code:
+            return True
+        i += 2 + blob[i + 1]
+    return False
 
 
 def _u32(v):

@@ -83,3 +83,53 @@ def test_commit_itself_allocates_nothing_on_the_unix_port():
 
     assert locked(run) == 3  # header, warm-up, this one
     assert s.store.records == 2
+
+
+def test_provisioning_features_are_served_without_allocating():
+    # Rapid Commit, a static host with options and hostname, classes by MAC
+    # prefix (with a sub-range) and by vendor class, hostnames stored from
+    # option 12, and the policies (deny, allow, offer cap).
+    path = util.tmp_path("leases.dat")
+    s = make_server(
+        path,
+        rapid_commit=True,
+        static=[{"mac": "02:00:00:00:00:09", "address": "192.168.4.23", "hostname": "cam",
+                 "options": {"42": "192.168.4.9", "114": "http://portal/cam"}}],
+        classes=[
+            {"name": "iot", "mac_prefix": "02:00:00:00:01", "options": {"43": "hex:0102"},
+             "pool_start": "192.168.4.20", "pool_end": "192.168.4.22"},
+            {"name": "busybox", "vendor_class": "udhcp", "options": {"66": "tftp"}},
+        ],
+        options={"42": "192.168.4.1", "114": "http://portal/"},
+        deny=["0a:0b:0c"],
+        max_offers_per_minute=1,
+        hostname_len=15,
+    )
+    out = bytearray(576)
+    sid = (54, s.sid)
+    prl = (55, bytes([1, 3, 6, 12, 15, 28, 42, 43, 66, 114]))
+    seq = [
+        P.request(1, P.mac(1), options=[(80, b""), prl, (12, b"rapid one")]),  # Rapid Commit ACK
+        P.request(1, P.mac(9), options=[prl]),  # static host with options
+        P.request(3, P.mac(9), options=[sid, (50, P.ip("192.168.4.23")), prl, (12, b"cam!")]),
+        P.request(1, P.mac(0x100), options=[prl]),  # class by MAC prefix, sub-range
+        P.request(1, P.mac(2), options=[(60, b"udhcp 1.35"), prl]),  # class by vendor class
+        P.request(3, P.mac(2), options=[sid, (50, P.ip("192.168.4.17")), (60, b"udhcp 1.35"), (12, b"bb")]),
+        P.request(1, P.mac(2), options=[prl]),  # over the offer cap: dropped
+        P.request(1, b"\x0a\x0b\x0c\x00\x00\x01", options=[prl]),  # denied
+    ]
+    lengths = [len(p) for p in seq]
+    replies = bytearray(len(seq))
+
+    def run():
+        for i in range(len(seq)):
+            n = s.handle(seq[i], lengths[i], 5, out)
+            replies[i] = 1 if n else 0
+        return s.store.pending
+
+    pending = locked(run)
+    assert bytes(replies) == bytes((1, 1, 1, 1, 1, 1, 0, 0)), bytes(replies)
+    assert pending == 3  # rapid commit, static, vendor-class client
+    assert s.names.get(0) == "rapid-one" and s.names.get(7) == "cam-"
+    assert s.stats.refused == 1 and s.stats.rate_limited == 1
+    s.store.commit(5)
