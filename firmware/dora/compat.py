@@ -57,6 +57,15 @@ class Clock:
             self._ms %= 1000
         return self._seconds
 
+    def ms_until(self, when, cap=60000):
+        """Milliseconds from now until second `when` of this clock (0 when
+        due), at most `cap`: for sleeping until a deadline (the client)."""
+        now = self.now()
+        if when - now > cap // 1000 + 1:
+            return cap
+        ms = (when - now) * 1000 - self._ms
+        return 0 if ms < 0 else (cap if ms > cap else ms)
+
 
 if MICROPYTHON:
     _ticks = time.ticks_ms
@@ -175,6 +184,19 @@ else:
     def _wake(fut):
         if not fut.done():
             fut.set_result(None)
+
+
+async def readable_within(sock, ms):
+    """Wait until `sock` is readable or `ms` milliseconds passed; True when
+    readable (the client's receive loop, which also has timers to run)."""
+    try:
+        if MICROPYTHON:
+            await asyncio.wait_for_ms(readable(sock), ms)
+        else:
+            await asyncio.wait_for(readable(sock), ms / 1000)
+        return True
+    except asyncio.TimeoutError:
+        return False
 
 
 def fsync(f):

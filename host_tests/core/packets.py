@@ -73,3 +73,53 @@ def options(buf, n=None):
 
 def yiaddr(buf):
     return "%d.%d.%d.%d" % (buf[16], buf[17], buf[18], buf[19])
+
+
+def reply(
+    msg_type,
+    chaddr,
+    xid,
+    yiaddr=b"\0\0\0\0",
+    server_id=b"\xc0\xa8\x04\x01",
+    options=(),
+    ciaddr=b"\0\0\0\0",
+    flags=0,
+    pad_to=300,
+):
+    """A BOOTREPLY (what a server sends a client): option 53 = msg_type, 54 =
+    server_id (unless None), then `options`, a sequence of (code, bytes).
+    `xid` is 4 bytes (the client's, as it sent them)."""
+    b = bytearray(236)
+    b[0] = 2
+    b[1] = 1
+    b[2] = 6
+    b[4:8] = bytes(xid)
+    b[10] = (flags >> 8) & 255
+    b[11] = flags & 255
+    b[12:16] = ciaddr
+    b[16:20] = yiaddr
+    b[28 : 28 + len(chaddr)] = chaddr
+    b += b"\x63\x82\x53\x63"
+    b += bytes((53, 1, msg_type))
+    if server_id is not None:
+        b += bytes((54, 4)) + server_id
+    for code, value in options:
+        b += bytes((code, len(value))) + value
+    b.append(OPT_END)
+    while len(b) < pad_to:
+        b.append(0)
+    return bytes(b)
+
+
+def u32(v):
+    return bytes(((v >> 24) & 255, (v >> 16) & 255, (v >> 8) & 255, v & 255))
+
+
+def lease_options(lease=3600, t1=None, t2=None, mask="255.255.255.0", router="192.168.4.1"):
+    """The options of a typical ACK or OFFER."""
+    opts = [(51, u32(lease)), (1, ip(mask)), (3, ip(router)), (6, ip(router))]
+    if t1 is not None:
+        opts.append((58, u32(t1)))
+    if t2 is not None:
+        opts.append((59, u32(t2)))
+    return opts

@@ -1,0 +1,243 @@
+# dora's client runner against dora's server runner on real UDP sockets over
+# loopback, in one event loop: both interpreters.  The pool lives in
+# 127.0.4.0/24 so that unicast renewals and replies stay on loopback.
+
+import os
+
+from dora import client_runner as CR
+from dora import runner
+from dora.compat import asyncio, sleep_ms
+
+import packets as P
+import util
+
+
+def ports():
+    base = 30000 + (os.getpid() % 5000) * 4 if hasattr(os, "getpid") else 34567
+    return base, base + 1
+
+
+def server_config(path, **over):
+    sp, cp = ports()
+    d = {
+        "address": "127.0.4.1",
+        "pool_start": "127.0.4.16",
+        "pool_end": "127.0.4.30",
+        "lease_time": 600,
+        "lease_file": path,
+        "broadcast": "127.0.0.1",
+        "server_port": sp,
+        "client_port": cp,
+        "log": False,
+    }
+    d.update(over)
+    return d
+
+
+def client_config(path, **over):
+    sp, cp = ports()
+    d = {
+        "mac": "02:00:00:00:07:01",
+        "hostname": "loop",
+        "server_port": sp,
+        "client_port": cp,
+        "broadcast": "127.0.0.1",
+        "lease_file": path,
+        "log": False,
+    }
+    d.update(over)
+    return d
+
+
+def with_server(srv_cfg, body):
+    """Run dora's server runner and the coroutine body() in one loop."""
+    r = runner.Runner(srv_cfg)
+
+    async def main():
+        r.open()
+        task = asyncio.create_task(r.serve())
+        try:
+            await body()
+        finally:
+            task.cancel()
+            await sleep_ms(0)
+            r.close()
+
+    asyncio.run(main())
+    return r
+
+
+async def until(pred, ms=3000):
+    for _ in range(ms // 10):
+        if pred():
+            return True
+        await sleep_ms(10)
+    return False
+
+
+def test_client_runner_binds_renews_reboots_and_releases_over_udp():
+    spath = util.tmp_path("leases.dat")
+    cpath = util.tmp_path("client.dat")
+    seen = []
+    applied = []
+    state = {}
+
+    async def body():
+        c = CR.ClientRunner(client_config(cpath), apply=applied.append)
+        c.on_event(lambda kind, lease: seen.append(kind))
+        q = c.events()
+        task = asyncio.create_task(c.run())
+        lease = await asyncio.wait_for(c.bound(), 3)
+        state["lease"] = lease
+        kind, ev_lease = await q.get()
+        assert kind == "bound" and ev_lease is lease
+        c.renew()
+        assert await until(lambda: "renewed" in seen)
+        c.stop()
+        await asyncio.wait_for(task, 3)
+        # A reboot: a new runner finds the lease file and uses INIT-REBOOT.
+        c2 = CR.ClientRunner(client_config(cpath), apply=applied.append)
+        task = asyncio.create_task(c2.run())
+        lease2 = await asyncio.wait_for(c2.bound(), 3)
+        state["mode"] = c2.mode
+        state["lease2"] = lease2
+        c2.release()
+        c2.stop()
+        await asyncio.wait_for(task, 3)
+        await sleep_ms(50)
+
+    r = with_server(server_config(spath), body)
+    lease = state["lease"]
+    assert lease.address == "127.0.4.16" and lease.server == "127.0.4.1"
+    assert lease.netmask == "255.255.255.0" and lease.prefix_len == 24
+    assert lease.router == "127.0.4.1" and lease.dns == ["127.0.4.1"]
+    assert lease.lease_time == 600 and lease.t1 == 300 and lease.t2 == 525
+    assert seen[:2] == ["bound", "renewed"]
+    assert state["mode"] == "init-reboot" and state["lease2"].address == "127.0.4.16"
+    assert [a.address if a else None for a in applied] == ["127.0.4.16", "127.0.4.16", None]
+    s = r.server.stats
+    assert s.acks == 1 and s.renewals == 2 and s.releases == 1, (s.acks, s.renewals, s.releases)
+    assert not _exists(cpath)  # released: nothing to INIT-REBOOT with
+
+
+def test_rapid_commit_over_udp():
+    spath = util.tmp_path("leases.dat")
+    state = {}
+
+    async def body():
+        c = CR.ClientRunner(client_config(None, rapid_commit=True, mac="02:00:00:00:07:02"))
+        task = asyncio.create_task(c.run())
+        lease = await asyncio.wait_for(c.bound(), 3)
+        state["rapid"] = lease.rapid
+        c.stop()
+        await asyncio.wait_for(task, 3)
+
+    r = with_server(server_config(spath, rapid_commit=True), body)
+    assert state["rapid"] and r.server.stats.offers == 0 and r.server.stats.acks == 1
+
+
+def _exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def test_lease_file_round_trip_and_damage():
+    from dora import client as K
+
+    c = K.Client(P.mac(3))
+    c.addr[:] = P.ip("10.0.0.9")
+    c.server[:] = P.ip("10.0.0.1")
+    c.lease_time = 7200
+    opts = bytes((1, 4, 255, 255, 255, 0, 3, 4, 10, 0, 0, 1))
+    c.opts[: len(opts)] = opts
+    c.opts_len = len(opts)
+    b = CR.encode_lease(c)
+    assert CR.decode_lease(b) == (P.ip("10.0.0.9"), P.ip("10.0.0.1"), 7200, opts)
+    for cut in range(len(b)):
+        assert CR.decode_lease(b[:cut]) is None
+    for i in range(len(b)):
+        bad = bytearray(b)
+        bad[i] ^= 0x10
+        assert CR.decode_lease(bad) is None
+    lease = CR.Lease("10.0.0.9", "10.0.0.1", 7200, opts)
+    assert lease.router == "10.0.0.1" and lease.prefix_len == 24 and lease.options[1] == b"\xff\xff\xff\0"
+
+
+def test_config_errors_name_their_field():
+    ConfigError = CR.ConfigError
+
+    for bad, field in (
+        ({"mac": "nope"}, "mac"),
+        ({"mac": "02:00:00:00:00:01", "client_port": 0}, "client_port"),
+        ({"mac": "02:00:00:00:00:01", "params": [0]}, "params"),
+        ({"mac": "02:00:00:00:00:01", "client_id": "hex:0"}, "client_id"),
+        ({"mac": "02:00:00:00:00:01", "rapid_commit": 1}, "rapid_commit"),
+        ({"mac": "02:00:00:00:00:01", "colour": "red"}, "colour"),
+        ({"mac": "02:00:00:00:00:01", "prefer_server": "1.2.3"}, "prefer_server"),
+        ({"mac": "02:00:00:00:00:01", "broadcast": "1.2.3.256"}, "broadcast"),
+        ({"mac": "02:00:00:00:00:0g"}, "mac"),
+    ):
+        e = util.raises(ConfigError, CR.ClientConfig, bad)
+        assert str(e).startswith(field + ":"), str(e)
+    cfg = CR.ClientConfig({"mac": "02:00:00:00:00:01", "client_id": "hex:01:02:03", "hostname": "x"})
+    assert cfg.client_id == b"\x01\x02\x03" and cfg.hostname == b"x"
+    assert CR.ClientConfig({"client_id": "dev"}).client_id == b"\x00dev"
+    util.raises(ConfigError, CR.ClientRunner, {})  # no MAC
+
+
+def test_heap_per_exchange_of_both_runners_on_micropython():
+    """What the asyncio edges cost per exchange (datagrams, peer addresses,
+    views, events, asyncio waits), measured with gc disabled: the figure in
+    docs/client.md.  The decisions themselves allocate nothing
+    (test_client_alloc)."""
+    if not util.MICROPYTHON:
+        util.skip("gc.mem_alloc exists on MicroPython only")
+    import gc
+
+    spath = util.tmp_path("leases.dat")
+    got = {}
+    rounds = 50
+
+    async def body():
+        c = CR.ClientRunner(client_config(None, mac="02:00:00:00:07:03"))
+        kinds = []
+        c.on_event(lambda kind, lease: kinds.append(kind))
+        task = asyncio.create_task(c.run())
+        await c.bound()
+        await sleep_ms(20)
+        # Renewals: REQUEST + ACK each.
+        gc.collect()
+        gc.disable()
+        before = gc.mem_alloc()
+        for i in range(rounds):
+            c.renew()
+            assert await until(lambda: len(kinds) == i + 2)
+        got["renew"] = (gc.mem_alloc() - before) // rounds
+        gc.enable()
+        # Whole leases: RELEASE, then DISCOVER, OFFER, REQUEST, ACK.
+        gc.collect()
+        gc.disable()
+        before = gc.mem_alloc()
+        for i in range(rounds):
+            c.release()
+            c.client.start(c.clock.now())
+            assert await until(lambda: c.lease is not None)
+        got["lease"] = (gc.mem_alloc() - before) // rounds
+        gc.enable()
+        # Idle while BOUND: the timer's one-second steps.
+        gc.collect()
+        gc.disable()
+        before = gc.mem_alloc()
+        await sleep_ms(3000)
+        got["idle"] = (gc.mem_alloc() - before) // 3
+        gc.enable()
+        c.stop()
+        await task
+
+    with_server(server_config(spath, lease_file=None), body)
+    print("runners' heap per renewal %d bytes, per release + DORA %d bytes, idle %d bytes/s"
+          % (got["renew"], got["lease"], got["idle"]))
+    assert got["renew"] < 6144 and got["lease"] < 16384 and got["idle"] < 256, got
