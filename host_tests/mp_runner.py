@@ -7,6 +7,7 @@
 # Prints one line per failure with its traceback and closes with the line
 # "N passed, N failed, N skipped".  Exit status 1 when anything failed.
 
+import gc
 import os
 import sys
 
@@ -45,6 +46,9 @@ def main():
                 failed += 1
                 print("FAIL %s.%s" % (name, t))
                 sys.print_exception(e)
+            # A test that failed while measuring must not leave gc off.
+            gc.enable()
+            gc.collect()
     print("micropython: %d passed, %d failed, %d skipped" % (passed, failed, skipped))
     sys.exit(1 if failed else 0)
 
