@@ -1,0 +1,18 @@
+# `make bench`: dora's memory, speed and flash-wear figures, side by side with
+# the peers (micropython-captive-dhcp-server, dnsmasq, udhcpd, Kea), in one
+# run of under 10 minutes on 2 cores.  Writes bench/REPORT.md and prints it;
+# raw figures and logs go to bench/out/ (ignored by git).  Needs root: it
+# builds network namespaces (host_tests/system/netns.py) and uses raw
+# sockets and strace.  See docs/bench.md.
+#
+#   make bench                      the whole run
+#   make bench BENCH_ARGS=--quick   shorter speed steps
+#   make bench BENCH_ARGS="--only memory,profile"
+
+BENCH_DEBS ?= iproute2 strace dnsmasq-base udhcpd kea-dhcp4-server kea-admin
+BENCH_ARGS ?=
+
+.PHONY: bench
+bench: venv
+	@sh tools/install_debs.sh $(BENCH_DEBS)
+	$(PY) bench/run.py $(BENCH_ARGS)
