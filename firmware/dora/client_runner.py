@@ -420,6 +420,7 @@ class ClientRunner:
             self.open()
         c = self.client
         clock = self.clock
+        self._stopping = False
         self.started_ms = compat.ticks_ms()
         c.start(clock.now())
         end = self.cfg.run_seconds
@@ -432,9 +433,14 @@ class ClientRunner:
                 if now >= c.deadline:
                     try:
                         self._after(c.tick(now, self.out))
+                        continue
                     except MemoryError:
                         self.errors += 1
                         gc.collect()
+                    except Exception as e:  # keep running whatever happened
+                        self.errors += 1
+                        self.log("timer failed: %r" % (e,))
+                    await compat.sleep_ms(1000)  # not in a tight loop
                     continue
                 await compat.sleep_ms(clock.ms_until(c.deadline, 1000))
         finally:

@@ -186,19 +186,6 @@ else:
             fut.set_result(None)
 
 
-async def readable_within(sock, ms):
-    """Wait until `sock` is readable or `ms` milliseconds passed; True when
-    readable (the client's receive loop, which also has timers to run)."""
-    try:
-        if MICROPYTHON:
-            await asyncio.wait_for_ms(readable(sock), ms)
-        else:
-            await asyncio.wait_for(readable(sock), ms / 1000)
-        return True
-    except asyncio.TimeoutError:
-        return False
-
-
 def fsync(f):
     """Make what was written to `f` durable.
 
