@@ -199,7 +199,9 @@ class Runner:
         # (releases, declines) ride along with the next commit, or the
         # housekeeping flush within FLUSH_MS: fewer writes, and losing one
         # to a power cut errs on the safe side (the address stays taken).
-        if held and self.store.pending:
+        # Commit early too when the journal is half full, so that one more
+        # round (at most BATCH requests, two records each) always fits.
+        if self.store and self.store.pending and (held or not self.store.room(self.store.capacity() // 2)):
             try:
                 self.store.commit(now)
             except OSError as e:
@@ -489,7 +491,7 @@ def status_text(r, now):
 
 def stats_text(r):
     s = r.server.stats
-    line = "received %d, offers %d, acks %d, renewals %d, naks %d, releases %d, declines %d, informs %d, malformed %d, ignored %d, exhausted %d, refused %d, rate-limited %d, errors %d" % (
+    line = "received %d, offers %d, acks %d, renewals %d, naks %d, releases %d, declines %d, informs %d, malformed %d, ignored %d, exhausted %d, refused %d, rate-limited %d, journal-full %d, errors %d" % (
         s.received,
         s.offers,
         s.acks,
@@ -503,6 +505,7 @@ def stats_text(r):
         s.exhausted,
         s.refused,
         s.rate_limited,
+        s.journal_full,
         r.errors,
     )
     if r.store:

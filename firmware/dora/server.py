@@ -82,6 +82,7 @@ class Stats:
         self.declines = 0
         self.informs = 0
         self.exhausted = 0
+        self.journal_full = 0  # requests deferred: lease journal full
         self.refused = 0  # by the allow/deny/ignore_unknown policy
         self.rate_limited = 0  # DISCOVERs over max_offers_per_minute
 
@@ -246,6 +247,14 @@ class Server:
             return 0
         self._client_key(msg, buf)
         t = msg.type
+        if self.store and t != D.INFORM and not self.store.room():
+            # The journal is full until the next commit: change nothing now
+            # (a client retries; a dropped RELEASE leaves the address taken,
+            # the safe side).  The runner commits early enough that this is
+            # a safety net, not a path taken.
+            self.stats.journal_full += 1
+            self.event = EV_IGNORED
+            return 0
         if t == D.DISCOVER:
             return self._discover(msg, now, out)
         if t == D.REQUEST:

@@ -132,6 +132,15 @@ class LeaseStore:
         rec[off + 14] = c >> 8
         rec[off + 15] = c & 0xFF
 
+    def capacity(self):
+        return _JOURNAL
+
+    def room(self, n=2):
+        """True when n more records fit in the journal.  The server asks
+        before any change it must record, so that note() never has to write
+        (and fail) from inside the packet path."""
+        return self.pending + n <= _JOURNAL
+
     def note(self, slot, seconds):
         """Queue the slot's record as it is now in the table."""
         if self.pending == _JOURNAL:
@@ -145,14 +154,25 @@ class LeaseStore:
         if not self.pending:
             return
         if self.records + self.pending > 2 * self.table.capacity + 8:
-            self.pending = 0
             self.compact(now)
+            self.pending = 0  # only once compacted: a failure keeps them queued
             return
         f = self.file
         if f is None:
             f = self.file = self.fs.open(self.path, "ab")
-        f.write(self._views[self.pending])
-        self.fs.sync(f)
+        try:
+            f.write(self._views[self.pending])
+            self.fs.sync(f)
+        except OSError:
+            # The file may now end in part of a record, which a retry would
+            # misalign: drop the handle, and rewrite the file whole next time.
+            self.file = None
+            try:
+                f.close()
+            except OSError:
+                pass
+            self.records = 2 * self.table.capacity + 9
+            raise
         self.writes += 1
         self.bytes_written += self.pending * REC
         self.records += self.pending
@@ -213,6 +233,11 @@ class LeaseStore:
         """Restore the table from the file.  Returns (restored, dropped) and
         logs what it dropped and why.  Damage is repaired by compacting."""
         fs = self.fs
+        if fs.size(self.path) < 0 and fs.size(self.tmp) >= 0:
+            # A rename that is not atomic (MicroPython's FAT driver removes
+            # the target first) was cut between its two steps: the new file
+            # was complete before the rename began.
+            fs.rename(self.tmp, self.path)
         fs.remove(self.tmp)  # a compaction cut short: the log is still whole
         self.now = now
         try:

@@ -1,23 +1,59 @@
 # A simulated flash for the power-cut tests (both interpreters).  It stands
-# in for the board's littlefs, which cannot exist here; it is test code and
-# never goes on a board.
+# in for the board's file system; it is test code and never goes on a board.
 #
 # It implements the file-system interface LeaseStore takes (open, size,
 # rename, remove, sync) in memory, and journals every byte written and every
-# rename in order.  state_at(k) rebuilds the files as a power cut after the
-# k-th journal step would leave them: each byte of a write is one step (a
-# write torn anywhere keeps the bytes before the cut), and each rename one
-# more (atomic: before the step the old name, after it the new).
+# rename in order.  state_at(k) / cuts(points) rebuild the files as a power
+# cut after the k-th journal step would leave them: each byte of a write is
+# one step (a write torn anywhere keeps the bytes before the cut), and each
+# rename one more.
+#
+# How a rename behaves at a cut (`rename=`):
+#   "atomic"  littlefs and POSIX: before the step the old name, after it the
+#             new one, never anything in between (the default).
+#   "fat"     MicroPython's FAT driver (extmod/vfs_fat.c): f_rename refuses
+#             an existing target, so the driver removes the target first and
+#             renames second: two steps, and a cut between them leaves the
+#             new file under its temporary name only (a torn rename).
+#
+# What the rest of a torn write looks like after the cut (`tail=` of cuts()):
+#   "cut"     nothing: the file ends at the cut (littlefs keeps the old size)
+#   "erased"  the file has the write's full length but its unwritten bytes
+#             read 0xFF (size recorded before the data was programmed)
+#   "garbage" the unwritten bytes are junk (a half-programmed page)
+#
+# Failures that are not power cuts: fail_write(n, keep) makes the n-th
+# write() call (counted from 1 over the simulator's life) store only `keep`
+# bytes and raise OSError(ENOSPC); fail_sync(n) makes the n-th sync raise
+# OSError(EIO).  What a failed write did store is journalled like any other.
+
+ENOSPC = 28
+EIO = 5
 
 
 class FlashSim:
-    def __init__(self, files=None):
+    def __init__(self, files=None, rename="atomic", journal=True):
         self.files = {}
+        # What cuts() replays the journal onto: the files as they were given.
+        self.initial = {}
         for k in files or {}:
             self.files[k] = bytearray(files[k])
-        # ("b",) begins a write() call; ("w", path, byte) one byte of it;
-        # ("t", path) creates/truncates; ("r", src, dst) renames; ("d", path) deletes.
+            self.initial[k] = bytes(files[k])
+        self.rename_mode = rename
+        self.keep_journal = journal
+        # ("b", n) begins a write() call of n bytes; ("w", path, byte) one
+        # byte of it; ("t", path) creates/truncates; ("r", src, dst) renames;
+        # ("d", path) deletes.
         self.journal = []
+        self.write_calls = 0
+        self.sync_calls = 0
+        self._fail_writes = {}
+        self._fail_syncs = set()
+        self.failures = 0
+
+    def _log(self, entry):
+        if self.keep_journal:
+            self.journal.append(entry)
 
     # -- the interface LeaseStore uses --------------------------------------------
     def open(self, path, mode):
@@ -27,46 +63,68 @@ class FlashSim:
             return _Reader(bytes(self.files[path]))
         if "w" in mode:
             self.files[path] = bytearray()
-            self.journal.append(("t", path))
+            self._log(("t", path))
         elif path not in self.files:
             self.files[path] = bytearray()
-            self.journal.append(("t", path))
+            self._log(("t", path))
         return _Writer(self, path)
 
     def size(self, path):
         return len(self.files[path]) if path in self.files else -1
 
     def rename(self, src, dst):
+        if src not in self.files:
+            raise OSError(2)
+        if self.rename_mode == "fat" and dst in self.files:
+            del self.files[dst]
+            self._log(("d", dst))
         self.files[dst] = self.files.pop(src)
-        self.journal.append(("r", src, dst))
+        self._log(("r", src, dst))
 
     def remove(self, path):
         if path in self.files:
             del self.files[path]
-            self.journal.append(("d", path))
+            self._log(("d", path))
 
     def sync(self, f):
-        pass  # every journalled byte is already "on flash"
+        self.sync_calls += 1
+        if self.sync_calls in self._fail_syncs:
+            self.failures += 1
+            raise OSError(EIO)
+
+    # -- failures -------------------------------------------------------------
+    def fail_write(self, call_no, keep=0):
+        self._fail_writes[call_no] = keep
+
+    def fail_sync(self, call_no):
+        self._fail_syncs.add(call_no)
 
     # -- power cuts ---------------------------------------------------------------
     def steps(self):
         return len(self.journal)
 
-    def state_at(self, k):
+    def state_at(self, k, tail="cut"):
         """A new FlashSim holding the files as they were after k steps."""
-        for sim in self.cuts([k]):
+        for sim in self.cuts([k], tail):
             return sim
 
-    def cuts(self, points):
+    def cuts(self, points, tail="cut", rename=None):
         """For each k in the ascending `points`, a new FlashSim holding the
-        files as a power cut after k steps leaves them (replayed once)."""
+        files as a power cut after k steps leaves them (replayed once).  The
+        new simulators rename like this one unless `rename` says otherwise."""
         files = {}
+        for name in self.initial:
+            files[name] = bytearray(self.initial[name])
+        j = self.journal
         i = 0
+        last_b = -1  # index of the ("b", n) that began the write under way
         for k in points:
             while i < k:
-                e = self.journal[i]
+                e = j[i]
                 if e[0] == "w":
                     files[e[1]].append(e[2])
+                elif e[0] == "b":
+                    last_b = i
                 elif e[0] == "t":
                     files[e[1]] = bytearray()
                 elif e[0] == "r":
@@ -74,7 +132,18 @@ class FlashSim:
                 elif e[0] == "d":
                     files.pop(e[1], None)
                 i += 1
-            yield FlashSim(files)
+            snap = files
+            if tail != "cut" and k < len(j) and j[k][0] == "w" and last_b >= 0:
+                # Cut inside a write: its remaining bytes show up too.
+                path = j[k][1]
+                done = k - last_b - 1
+                rest = j[last_b][1] - done
+                snap = dict(files)
+                f = bytearray(files[path])
+                for r in range(rest):
+                    f.append(0xFF if tail == "erased" else (0xA5 ^ (r * 29 + k)) & 0xFF)
+                snap[path] = f
+            yield FlashSim(snap, rename=rename or self.rename_mode)
 
 
 class _Writer:
@@ -83,12 +152,19 @@ class _Writer:
         self.path = path
 
     def write(self, data):
-        f = self.sim.files[self.path]
-        j = self.sim.journal
-        j.append(("b",))
-        for b in bytes(data):
+        sim = self.sim
+        f = sim.files[self.path]
+        data = bytes(data)
+        sim.write_calls += 1
+        keep = sim._fail_writes.get(sim.write_calls, -1)
+        n = len(data) if keep < 0 else keep
+        sim._log(("b", n))
+        for b in data[:n]:
             f.append(b)
-            j.append(("w", self.path, b))
+            sim._log(("w", self.path, b))
+        if keep >= 0:
+            sim.failures += 1
+            raise OSError(ENOSPC)
         return len(data)
 
     def flush(self):

@@ -101,12 +101,32 @@ def check_reply(srv, req, n, out):
     assert out[4:8] == req[4:8], "xid not echoed"
 
 
-def run(count, seed=1, out_size=576):
-    """Fuzz `count` packets; returns (tried, replies, malformed)."""
+FEATURES = {
+    "static": [{"mac": "02:00:00:00:00:03", "address": "192.168.4.20", "hostname": "cam", "options": {"42": "192.168.4.1"}}],
+    "classes": [{"name": "sensors", "vendor_class": "dhcpcd", "options": {"119": "hex:03696f7400"}, "pool_start": "192.168.4.30", "pool_end": "192.168.4.35"},
+                {"name": "lab", "mac_prefix": "02:00:00:00", "options": {"26": 1400}}],
+    "rapid_commit": True,
+    "hostname_len": 15,
+    "deny": ["02:00:00:00:00:06"],
+    "max_offers_per_minute": 20,
+    "domain": "lan",
+}
+
+
+def run(count, seed=1, out_size=576, features=False, lock=False):
+    """Fuzz `count` packets; returns (tried, replies, malformed).
+    features: a server with static hosts, classes, Rapid Commit, hostnames
+    and policies.  lock (MicroPython): each handle() runs under
+    micropython.heap_lock(), so any allocation on any path is an error."""
     rng = Rng(seed)
-    srv = make_server(pool_end="192.168.4.40", options={"114": "http://portal.lan/", "43": "hex:0102"})
+    over = dict(FEATURES) if features else {}
+    srv = make_server(pool_end="192.168.4.40", options={"114": "http://portal.lan/", "43": "hex:0102"}, **over)
     out = bytearray(out_size)
     base = seeds()
+    if lock:
+        import micropython
+
+        hl, hu = micropython.heap_lock, micropython.heap_unlock
     replies = 0
     now = 0
     for i in range(count):
@@ -115,7 +135,14 @@ def run(count, seed=1, out_size=576):
             pkt = mutate(rng, pkt)
         table = bytes(srv.table.recs)
         malformed = srv.stats.malformed
-        n = srv.handle(pkt, len(pkt), now, out)
+        if lock:
+            hl()
+            try:
+                n = srv.handle(pkt, len(pkt), now, out)
+            finally:
+                hu()
+        else:
+            n = srv.handle(pkt, len(pkt), now, out)
         if srv.stats.malformed != malformed:
             assert n == 0, "a reply to a malformed packet"
             assert bytes(srv.table.recs) == table, "a malformed packet changed the lease table"

@@ -1,13 +1,21 @@
-# The power-cut workload, shared by test_powercut.py (sampled cut points, in
-# `make test`) and tools/fuzz.py (every cut point).
+# The power-cut workload, shared by test_powercut.py (in `make test`) and
+# tools/fuzz.py (long runs).  Both interpreters.
+#
+# A workload drives a Server and its LeaseStore on a FlashSim the way the
+# runner does (runner.Runner.round): an ACK that needs a new record leaves
+# only after store.commit() returned; when the commit raises, the ACK is
+# withheld and the client retransmits.  After every operation it notes which
+# bindings have been acknowledged, so that each cut point knows what
+# recovery must bring back.
 
 from dora import leases as L
+from dora import server as S
+from dora.store import LeaseStore
 
 import packets as P
 from flashsim import FlashSim
 from fuzzing import Rng
-from helpers import Client, make_server
-from dora.store import LeaseStore
+from helpers import make_server
 
 PATH = "leases.dat"
 
@@ -25,7 +33,7 @@ def _quiet(line):
 
 
 def bound(table):
-    """{slot: key bytes} of the BOUND records."""
+    """{slot: key bytes (kind + 8)} of the BOUND records."""
     out = {}
     for slot in range(table.capacity):
         if table.raw_state(slot) == L.BOUND:
@@ -33,15 +41,81 @@ def bound(table):
     return out
 
 
-def workload(ops, seed=7):
-    """Run `ops` lease operations on a FlashSim.  Returns the flash and the
-    checkpoints [(journal step, {slot: key} acknowledged by then)], and the
-    set of every (slot, key) ever bound."""
-    flash = FlashSim()
+class Station:
+    """One client; its packets go through the runner's commit rule."""
+
+    def __init__(self, srv, i):
+        self.srv = srv
+        self.mac = P.mac(i)
+        self.xid = 0x1000 + i
+        self.out = bytearray(576)
+        self.addr = None
+        self.withheld = 0
+
+    def send(self, msg_type, now, options=(), ciaddr=b"\0\0\0\0"):
+        srv = self.srv
+        pkt = P.request(msg_type, self.mac, xid=self.xid, ciaddr=ciaddr, options=options)
+        n = srv.handle(pkt, len(pkt), now, self.out)
+        store = srv.store
+        if n and (srv.durable or (srv.event == S.EV_RENEW and store.pending)):
+            try:
+                store.commit(now)
+            except OSError:
+                self.withheld += 1
+                return 0  # not durable, not sent: the client will retry
+        return n
+
+    def reply_type(self, n):
+        return P.options(self.out, n)[53][0] if n else None
+
+    def discover(self, now):
+        n = self.send(1, now)
+        return P.yiaddr(self.out) if n and self.reply_type(n) == 2 else None
+
+    def request(self, addr, now):
+        sid = (54, self.srv.sid)
+        for _ in range(3):  # a withheld ACK is retried, as a client would
+            t = self.reply_type(self.send(3, now, [sid, (50, P.ip(addr))]))
+            if t:
+                return t
+        return None
+
+    def renew(self, now):
+        return self.reply_type(self.send(3, now, ciaddr=P.ip(self.addr)))
+
+    def release(self, now):
+        self.send(7, now, [(54, self.srv.sid)], ciaddr=P.ip(self.addr))
+
+    def decline(self, now):
+        self.send(4, now, [(54, self.srv.sid), (50, P.ip(self.addr))])
+
+
+def workload(ops, seed=7, rename="atomic", fail_every=0, stations=20):
+    """Run `ops` lease operations on a FlashSim.  Returns the flash, the
+    checkpoints [(journal step, {slot: key} acknowledged and still bound by
+    then)] and the set of every (slot, key) ever bound.  With fail_every=N,
+    about one write call in N fails part-way (ENOSPC) and one sync in 2N
+    fails (EIO)."""
+    flash = FlashSim(rename=rename)
     s = server_on(flash)
     rng = Rng(seed)
-    clients = [Client(s, i) for i in range(20)]
-    checkpoints = [(flash.steps(), {})]
+    if fail_every:
+        for call in range(2, 40 * ops // fail_every + 50):
+            if rng.below(fail_every) == 0:
+                flash.fail_write(call, rng.below(16))
+            if rng.below(2 * fail_every) == 0:
+                flash.fail_sync(call)
+    checkpoints, ever = drive(s, ops, seed, flash.steps, stations, rng)
+    return flash, checkpoints, ever
+
+
+def drive(s, ops, seed, steps, stations, rng=None):
+    """The operations of workload() on server `s`; `steps()` tells how far
+    the storage's journal has come.  Returns (checkpoints, ever)."""
+    rng = rng or Rng(seed)
+    clients = [Station(s, i) for i in range(stations)]
+    acked = {}  # slot -> key whose ACK was sent
+    checkpoints = [(steps(), {})]
     ever = set()
     now = 1
     for _ in range(ops):
@@ -49,48 +123,96 @@ def workload(ops, seed=7):
         what = rng.below(10)  # a churning mix: most operations change a binding
         if what < 5 or c.addr is None:
             addr = c.discover(now)
-            if addr and c.request(addr, now) == 5:  # Client commits before "sending"
+            if addr and c.request(addr, now) == 5:
                 c.addr = addr
+                slot = s.slot_of(P.ip(addr), 0)
+                acked[slot] = bound(s.table)[slot]
         elif what < 6:
-            c.renew(now)
+            if c.renew(now) == 5:
+                slot = s.slot_of(P.ip(c.addr), 0)
+                acked[slot] = bound(s.table)[slot]
         elif what < 9:
             c.release(now)
             c.addr = None
         else:
-            c.decline(c.addr, now)
+            c.decline(now)
             c.addr = None
         if s.store.pending and rng.below(4) == 0:
-            s.store.commit(now)  # the housekeeping flush of releases/declines
+            try:
+                s.store.commit(now)  # the housekeeping flush of releases/declines
+            except OSError:
+                pass
         cur = bound(s.table)
         for item in cur.items():
             ever.add(item)
-        # What is acknowledged is on flash: everything bound in RAM now was
-        # committed before its ACK (renewals write nothing and change nothing).
-        checkpoints.append((flash.steps(), cur))
+        for slot in list(acked):
+            if cur.get(slot) != acked[slot]:
+                del acked[slot]  # released, declined or taken over since
+        checkpoints.append((steps(), dict(acked)))
         now += 1 + rng.below(3)
-    return flash, checkpoints, ever
+    return checkpoints, ever
 
 
-def check_cuts(flash, checkpoints, ever, points):
+def acked_at(checkpoints, k):
+    """What recovery must bring back after a cut at journal step k
+    (checkpoints ascending): the bindings ACKed before the operation under
+    way and not given up by it (a RELEASE or DECLINE being written when the
+    power went may land or not, either is right)."""
+    lo, hi = 0, len(checkpoints) - 1
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if checkpoints[mid][0] <= k:
+            lo = mid
+        else:
+            hi = mid - 1
+    before = checkpoints[lo][1]
+    if lo + 1 == len(checkpoints):
+        return before
+    after = checkpoints[lo + 1][1]
+    out = {}
+    for slot in before:
+        if after.get(slot) == before[slot]:
+            out[slot] = before[slot]
+    return out
+
+
+def check_recovery(sim, acked, ever, where):
+    """Recover a server from `sim`; assert it holds every acknowledged
+    binding and nothing never bound, and that it serves.  Returns it."""
+    logs = []
+    s = server_on(sim, logs=logs)
+    got = bound(s.table)
+    for slot, key in acked.items():
+        assert got.get(slot) == key, "%s lost the binding of slot %d: %s" % (where, slot, logs)
+    for item in got.items():
+        assert item in ever, "%s invented %r" % (where, item)
+    # The server starts and serves after recovery.
+    out = bytearray(576)
+    pkt = P.request(1, P.mac(999))
+    s.handle(pkt, len(pkt), 0, out)
+    return s
+
+
+def check_cuts(flash, checkpoints, ever, points, tail="cut"):
     """Recover from each cut point; returns how many were checked."""
     n = 0
-    ci = 0
-    for k, sim in zip(points, flash.cuts(points)):
-        while ci + 1 < len(checkpoints) and checkpoints[ci + 1][0] <= k:
-            ci += 1
-        acked = checkpoints[ci][1]
-        logs = []
-        s = server_on(sim, logs=logs)
-        got = bound(s.table)
-        for slot, key in acked.items():
-            assert got.get(slot) == key, "cut at step %d lost the binding of slot %d: %s" % (k, slot, logs)
-        for item in got.items():
-            assert item in ever, "cut at step %d invented %r" % (k, item)
-        # The server starts and serves after recovery.
-        out = bytearray(576)
-        pkt = P.request(1, P.mac(999))
-        s.handle(pkt, len(pkt), 0, out)
+    for k, sim in zip(points, flash.cuts(points, tail)):
+        check_recovery(sim, acked_at(checkpoints, k), ever, "cut at step %d (%s)" % (k, tail))
         n += 1
+    return n
+
+
+def check_double_cuts(flash, checkpoints, ever, points):
+    """Cut, then cut again at every step of the recovery's own writes (its
+    repair compaction), and recover once more.  Returns the cuts tried."""
+    n = 0
+    for k, sim in zip(points, flash.cuts(points)):
+        acked = acked_at(checkpoints, k)
+        check_recovery(sim, acked, ever, "cut at step %d" % k)  # sim journals the recovery
+        inner = list(range(sim.steps() + 1))
+        for k2, sim2 in zip(inner, sim.cuts(inner)):
+            check_recovery(sim2, acked, ever, "cut at step %d, then at recovery step %d" % (k, k2))
+            n += 1
     return n
 
 

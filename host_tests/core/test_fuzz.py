@@ -6,6 +6,7 @@
 import os
 
 import fuzzing
+import util
 
 COUNT = int(os.getenv("DORA_FUZZ_COUNT") or 3000)
 
@@ -28,3 +29,20 @@ def test_prng_is_the_same_on_every_interpreter():
     assert [r.next16() for _ in range(6)] == [19067, 50304, 33686, 39635, 58763, 25188]
     r1, r2 = fuzzing.Rng(7), fuzzing.Rng(7)
     assert [r1.below(1000) for _ in range(50)] == [r2.below(1000) for _ in range(50)]
+
+
+def test_a_server_with_every_feature_on():
+    # Static hosts, classes with sub-ranges, Rapid Commit, hostnames, deny
+    # list and offer cap: more paths for the mutated packets to reach.
+    tried, replies, malformed = fuzzing.run(COUNT, seed=0xFEA7, features=True)
+    print("fuzz (features): %d packets, %d replies, %d malformed dropped" % (tried, replies, malformed))
+    assert replies > COUNT // 20 and malformed > COUNT // 20, (replies, malformed)
+
+
+def test_no_mutated_packet_makes_the_server_allocate():
+    # Memory bounded: under micropython.heap_lock() every handle() of a
+    # mutated packet, malformed or not, allocates nothing.
+    if not util.MICROPYTHON:
+        util.skip("heap_lock exists on MicroPython only (run by mp_runner)")
+    tried, replies, malformed = fuzzing.run(COUNT // 2, seed=0x10CC, features=True, lock=True)
+    assert replies and malformed

@@ -177,7 +177,9 @@ def test_failed_flash_write_withholds_the_ack_until_a_retry_succeeds():
 
     with_runner(r, client)
     assert replies == ["withheld", 5]
-    assert r.commit_failures == 1 and flash.calls == 2
+    # One append (failed); the retry rewrote the file whole (a failed write
+    # may leave part of a record: store.commit compacts after a failure).
+    assert r.commit_failures == 1 and flash.calls == 1
     # The binding did reach the file.
     from helpers import make_server, state_of
 
