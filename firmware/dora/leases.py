@@ -103,15 +103,28 @@ class LeaseTable:
         return True
 
     def find(self, kind, key):
-        """Slot holding this key in any state (FREE = affinity), or -1."""
+        """Slot holding this key in any state (FREE = affinity), or -1.
+
+        The hot search of every exchange, so it is one strided loop over the
+        key's LAST byte (a MAC's first bytes are the vendor's, shared by most
+        clients; its last byte tells them apart), confirming a hit in place."""
         if kind == KEY_NONE:
             return -1
         r = self.recs
-        k0 = key[0]
-        for slot in range(self.capacity):
-            i = slot * RECORD
-            if r[i + 1] == kind and r[i + 2] == k0 and self.key_is(slot, kind, key):
-                return slot
+        last = 5 if kind == KEY_MAC else KEY_LEN - 1
+        probe = key[last]
+        i = 2 + last
+        end = self.capacity * RECORD
+        while i < end:
+            if r[i] == probe:
+                base = i - 2 - last
+                if r[base + 1] == kind:
+                    k = 0
+                    while k < KEY_LEN and r[base + 2 + k] == key[k]:
+                        k += 1
+                    if k == KEY_LEN:
+                        return base // RECORD
+            i += RECORD
         return -1
 
     def set(self, slot, state, kind, key, t):
@@ -138,19 +151,24 @@ class LeaseTable:
     # -- allocation -------------------------------------------------------
     def least_recently_used(self, now):
         """The free, unreserved slot that has been free the longest (slots
-        never used first), or -1 when the pool is exhausted."""
+        never used first), or -1 when the pool is exhausted.  Reads the
+        records in place (one loop, no method call per slot): it runs for
+        every new client."""
+        r = self.recs
         best = -1
         best_time = FOREVER + 1
+        i = 0
         for slot in range(self.capacity):
-            if self.reserved(slot) or self.state(slot, now) != FREE:
-                continue
-            t = self.time(slot)
-            if self.kind(slot) == KEY_NONE:
-                t = -1  # never used, or its affinity was dropped: take first
-            if t < best_time:
-                best, best_time = slot, t
-                if t < 0:
-                    break
+            if r[i + _FLAGS] == 0:  # not reserved
+                t = (r[i + _TIME] << 24) | (r[i + _TIME + 1] << 16) | (r[i + _TIME + 2] << 8) | r[i + _TIME + 3]
+                if r[i] != FREE and t <= now:
+                    r[i] = FREE  # expired: free since t (lazy expiry, as state())
+                if r[i] == FREE:
+                    if r[i + 1] == KEY_NONE:
+                        return slot  # never used, or its affinity was dropped
+                    if t < best_time:
+                        best, best_time = slot, t
+            i += RECORD
         return best
 
     def count(self, state, now):
