@@ -11,6 +11,7 @@ ROBUST_PATH := firmware:host_tests/core:.frozen
 soak: venv
 	PYTHONPATH=firmware:host_tests/core $(PY) tools/soak.py $(SOAK_DAYS)
 	MICROPYPATH=$(ROBUST_PATH) $(MP) -X heapsize=4M tools/soak.py $(SOAK_DAYS)
+	MICROPYPATH=$(ROBUST_PATH) $(MP) -X heapsize=4M tools/soak.py $(SOAK_DAYS) --runner
 
 fuzz: venv
 	PYTHONPATH=firmware:host_tests/core DORA_FUZZ_COUNT=$(DORA_FUZZ_COUNT) $(PY) tools/fuzz.py

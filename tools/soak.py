@@ -6,8 +6,11 @@ heap after a collection (MicroPython: gc.mem_alloc(); CPython: tracemalloc's
 traced bytes), the lease file's size and the counters; ends with the heap
 curve and a verdict.  Runs on both interpreters:
 
-    PYTHONPATH=firmware:host_tests/core python3 tools/soak.py [DAYS]
-    MICROPYPATH=firmware:host_tests/core:.frozen micropython tools/soak.py [DAYS]
+    PYTHONPATH=firmware:host_tests/core python3 tools/soak.py [DAYS] [--runner]
+    MICROPYPATH=firmware:host_tests/core:.frozen micropython tools/soak.py [DAYS] [--runner]
+
+--runner sends every request over loopback UDP through the real Runner's
+receive round (the soak sets its clock), instead of calling Server.handle.
 """
 
 import sys
@@ -24,10 +27,13 @@ import soaking
 
 
 def main(argv):
-    days = int(argv[1]) if len(argv) > 1 else 30
+    via_runner = "--runner" in argv
+    args = [a for a in argv[1:] if not a.startswith("--")]
+    days = int(args[0]) if args else 30
     t0 = time.time()
-    heaps, sizes, counts = soaking.run(days)
-    impl = sys.implementation.name
+    ports = (36767, 36768) if via_runner else None
+    heaps, sizes, counts = soaking.run(days, ports=ports)
+    impl = sys.implementation.name + (" via the runner over UDP" if via_runner else "")
     print("soak %s: %d days in %.1f s" % (impl, days, time.time() - t0))
     print("heap curve (bytes after collect, per day): %s" % " ".join(str(h) for h in heaps))
     spread = max(heaps[1:]) - min(heaps[1:]) if len(heaps) > 1 else 0

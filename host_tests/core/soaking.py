@@ -35,10 +35,86 @@ class Station:
 
 def _send(srv, st, msg_type, now, options=(), ciaddr=b"\0\0\0\0"):
     pkt = P.request(msg_type, st.mac, xid=st.xid, ciaddr=ciaddr, options=options)
-    n = srv.handle(pkt, len(pkt), now, st.out)
-    if n and srv.durable:
-        srv.store.commit(now)
+    n = srv.link.exchange(pkt, now, st.out)
     return P.options(st.out, n)[53][0] if n else 0
+
+
+class InMemory:
+    """Requests go straight to Server.handle (commit before the reply, as
+    the runner does)."""
+
+    def __init__(self, srv):
+        self.srv = srv
+
+    def exchange(self, pkt, now, out):
+        srv = self.srv
+        n = srv.handle(pkt, len(pkt), now, out)
+        if n and srv.durable:
+            srv.store.commit(now)
+        return n
+
+    def close(self):
+        self.srv.store.close()
+
+
+class SoakClock:
+    """The runner's clock, set by the soak (compressed time)."""
+
+    def __init__(self):
+        self.t = 0
+
+    def now(self):
+        return self.t
+
+
+class OverUdp:
+    """Requests go over real loopback UDP into the real Runner: its receive
+    round (recvfrom, Server.handle, group commit, sendto) runs once per
+    request, driven by the soak instead of the event loop, on the soak's
+    compressed clock.  The pool is 127.0.4.0/24, so every reply, unicast ones
+    included, stays on loopback."""
+
+    def __init__(self, path, ports):
+        from dora import compat, runner
+
+        self.compat = compat
+        sp, cp = ports
+        self.r = runner.Runner(
+            {
+                "address": "127.0.4.1", "pool_start": "127.0.4.16", "pool_end": "127.0.4.40",
+                "lease_time": LEASE, "offer_hold": 10, "decline_hold": 600, "lease_file": path,
+                "broadcast": "127.0.0.1", "bind_address": "127.0.0.1",
+                "server_port": sp, "client_port": cp, "log": False,
+            },
+            log=_quiet,
+        )
+        self.clock = self.r.clock = SoakClock()
+        self.r.open()
+        self.srv = self.r.server
+        self.srv.link = self
+        self.sock = compat.udp_socket(cp)
+        self.to = compat.sockaddr("127.0.0.1", sp)
+        self.buf = None
+
+    def exchange(self, pkt, now, out):
+        self.clock.t = now
+        self.sock.sendto(pkt, self.to)
+        self.r.round()  # the datagram is already queued: loopback is synchronous
+        try:
+            data, _ = self.sock.recvfrom(1500)
+        except OSError:
+            return 0  # no reply (a RELEASE, or refused)
+        for i in range(len(data)):
+            out[i] = data[i]
+        return len(data)
+
+    def close(self):
+        self.sock.close()
+        self.r.stop()
+
+
+def _quiet(line):
+    pass
 
 
 def _join(srv, st, now):
@@ -93,14 +169,20 @@ def check(srv, stations, now):
             assert t.key_is(slot, L.KEY_MAC, st.mac + b"\0\0"), "%s bound to another key" % st.addr
 
 
-def new_server(path, boot):
-    return make_server(path, pool_end="192.168.4.40", lease_time=LEASE, offer_hold=10, decline_hold=600)
+def new_server(path, boot, ports=None):
+    """In memory, or (ports given) the real runner over loopback UDP."""
+    if ports:
+        return OverUdp(path, ports).srv
+    srv = make_server(path, pool_end="192.168.4.40", lease_time=LEASE, offer_hold=10, decline_hold=600)
+    srv.link = InMemory(srv)
+    return srv
 
 
-def run(days, seed=1, stations=10, report=print, restart_every=2):
+def run(days, seed=1, stations=10, report=print, restart_every=2, ports=None):
+    """`ports` (server, client): run through the real runner over UDP."""
     path = util.tmp_path("soak-leases.dat")
     rng = Rng(seed)
-    srv = new_server(path, 0)
+    srv = new_server(path, 0, ports)
     sts = [Station(i) for i in range(stations)]
     now = 0  # server clock (seconds since its boot)
     t = 0  # wall time
@@ -153,9 +235,9 @@ def run(days, seed=1, stations=10, report=print, restart_every=2):
         # again at 0 (no RTC) and the lease file is all that is left.
         if restart_every and day % restart_every == restart_every - 1:
             srv.store.commit(now)
-            srv.store.close()
+            srv.link.close()
             srv = None
-            srv = new_server(path, t)
+            srv = new_server(path, t, ports)
             # the stations' lease ends, in the new server's time
             for st in sts:
                 st.expires -= now
@@ -168,7 +250,7 @@ def run(days, seed=1, stations=10, report=print, restart_every=2):
         heaps.append(h)
         sizes.append(size)
         report("day %2d: heap %d, lease file %d bytes, bound %d, stats %s" % (day + 1, h, size, srv.table.count(L.BOUND, now), counts))
-    srv.store.close()
+    srv.link.close()
     return heaps, sizes, counts
 
 

@@ -20,3 +20,22 @@ def test_days_of_churn_keep_the_table_consistent_and_the_heap_flat():
     assert max(sizes) <= 16 * (1 + 2 * 25 + 8 + 16), sizes
     # Heap after day 1 (first-time imports and caches are done by then).
     assert max(heaps[1:]) - min(heaps[1:]) <= max(2048, heaps[1] // 50), heaps
+
+
+def _ports():
+    # Per-process, so parallel runs do not collide (no getpid on MicroPython).
+    import time
+
+    base = 30000 + (time.ticks_ms() if hasattr(time, "ticks_ms") else int(time.time() * 1000)) % 20000
+    return base, base + 1
+
+
+def test_days_of_churn_through_the_real_runner_over_udp():
+    # The same soak, every request through the real Runner's receive round on
+    # loopback UDP sockets (compressed time: the soak sets the runner's clock).
+    days = max(2, DAYS // 2)
+    heaps, sizes, counts = soaking.run(days, ports=_ports())
+    assert counts["restarts"] >= 1 and counts["renewals"] > 300 * days
+    assert counts["joins"] and counts["reboots"]
+    assert max(sizes) <= 16 * (1 + 2 * 25 + 8 + 16), sizes
+    assert max(heaps[1:]) - min(heaps[1:]) <= max(2048, heaps[1] // 50), heaps
