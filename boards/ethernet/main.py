@@ -1,0 +1,10 @@
+# main.py for an Ethernet router: ESP32 + LAN8720 (network.LAN) or RP2040 +
+# W5500 (network.WIZNET5K), on STOCK MicroPython firmware: Ethernet has no
+# built-in DHCP server, so no C hook is needed (dora_hook=None).  Copy dora's
+# .mpy files with `make deploy BOARD=ethernet PORT=...`.
+import machine
+import network
+
+import dora_board
+
+dora_board.run(network, machine, None, "ethernet")

@@ -1,0 +1,3 @@
+# USER_C_MODULES entry point for the cmake ports (esp32, rp2):
+#   make USER_C_MODULES=<dora>/boards/usercmod/micropython.cmake ...
+include(${CMAKE_CURRENT_LIST_DIR}/dora_hook/micropython.cmake)
