@@ -138,7 +138,7 @@ def life_cycle(lab, workdir, server_name, capsys, expect_mode="discover"):
     record(server_name, expect_mode, m, wall, capsys)
     sta = lab.station(0)
     assert netns.wait_for(lambda: sta.address() == "%s/%s" % (address, m.group(2)), 5), sta.addresses()
-    assert sta.default_router() == netns.AP_ADDRESS
+    assert netns.wait_for(lambda: sta.default_router() == netns.AP_ADDRESS, 5), sta.default_router()  # applied just after the address
     assert c.wait_line(r"^dora-client: RENEWED %s from" % re.escape(address), 30)[0], c.text()
     assert c.interrupt() is not None
     assert c.wait_line(r"^dora-client: RELEASED %s" % re.escape(address), 5)[0], c.text()
