@@ -309,6 +309,83 @@ def memory(res, mpy_path, peer_path):
             d["bisect"] = trials
 
 
+# -- the client's memory (loopback, no namespace) ---------------------------------
+
+CLIENT_MODULES = ["dora.compat", "dora.dhcp", "dora.client", "dora.client_runner"]
+
+
+def client_run(mpy_path, ports, heapsize, measure, rounds, lease_rounds, idle_s, timeout):
+    """One bench/client_heap.py process; returns its BENCH figures."""
+    work = os.path.join(OUT, "client")
+    os.makedirs(work, exist_ok=True)
+    spec = os.path.join(work, "spec.json")
+    with open(spec, "w") as f:
+        json.dump({"server_port": ports[0], "client_port": ports[1], "broadcast": "127.0.0.1",
+                   "rounds": rounds, "lease_rounds": lease_rounds, "measure": measure, "idle_s": idle_s,
+                   "lease_file": os.path.join(work, "client-lease.dat")}, f)
+    argv = [MP] + (["-X", "heapsize=%d" % heapsize] if heapsize else []) + [os.path.join(HERE, "client_heap.py"), spec]
+    try:
+        r = subprocess.run(argv, env=dict(os.environ, MICROPYPATH=mpy_path + ":.frozen"), cwd=ROOT,
+                           capture_output=True, text=True, timeout=timeout)
+        out = r.stdout + r.stderr
+    except subprocess.TimeoutExpired as e:
+        out = (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
+    path = os.path.join(work, "client-%s.out" % (heapsize or "default"))
+    with open(path, "w") as f:
+        f.write(out)
+    return bench_lines(path)
+
+
+def client_memory(res, mpy_path):
+    """dora's client from .mpy against dora's server (CPython, another
+    process) over loopback: heap per renewal and per whole lease with the gc
+    off, and the smallest -X heapsize that binds, renews and releases."""
+    sec = res["client"] = {}
+    sec["imports"] = import_costs(mpy_path, CLIENT_MODULES)
+    work = os.path.join(OUT, "client")
+    os.makedirs(work, exist_ok=True)
+    base = 41000 + (os.getpid() % 1000) * 2
+    ports = (base, base + 1)
+    cfg = os.path.join(work, "server.json")
+    lease = os.path.join(work, "leases.dat")
+    for f in (lease,):
+        if os.path.exists(f):
+            os.remove(f)
+    with open(cfg, "w") as f:
+        json.dump({"address": "127.0.4.1", "pool_start": "127.0.4.16", "pool_end": "127.0.4.30",
+                   "lease_time": 600, "broadcast": "127.0.0.1",
+                   "server_port": ports[0], "client_port": ports[1], "lease_file": lease, "log": False}, f)
+    server = subprocess.Popen([sys.executable, os.path.join(ROOT, "boards", "unix", "main.py"), cfg],
+                              env=dict(os.environ, PYTHONPATH=os.path.join(ROOT, "firmware")),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)
+        log("client memory: heap per exchange")
+        sec["measured"] = client_run(mpy_path, ports, 16 * 1024 * 1024, True, 200, 20, 3, 120)
+        log("client memory: bisecting -X heapsize")
+        trials = []
+        low, high = 8 * 1024, 512 * 1024
+
+        def ok(h):
+            got = client_run(mpy_path, ports, h, False, 10, 3, 0, 60)
+            good = bool(got.get("ok"))
+            trials.append((h, good))
+            log("  client heapsize %d: %s" % (h, "ok" if good else "fails"))
+            return good
+
+        if ok(high):
+            while high / low > 1.04 and len(trials) < 14:
+                mid = int((low * high) ** 0.5) // 256 * 256
+                if ok(mid):
+                    high = mid
+                else:
+                    low = mid
+            sec["min_heap"] = high
+        sec["bisect"] = trials
+    finally:
+        stop_process(server, signal.SIGINT, 5)
+
+
 # -- speed ------------------------------------------------------------------------
 
 RATES = [25, 50, 100, 250, 350, 500, 700, 1000, 1400, 2000, 2800, 4000, 5600, 8000, 11000, 16000]
@@ -740,6 +817,34 @@ def render(res, sizes, peer_sizes, peer_why, elapsed):
             add("Peer not measured: %s" % peer_why)
             add("")
 
+    # the client
+    cl = res.get("client", {})
+    if cl:
+        m = cl.get("measured", {})
+        add("## Memory of dora's client (MicroPython unix port, from .mpy)")
+        add("")
+        add("bench/client_heap.py: dora's ClientRunner against dora's server (CPython, another process) over loopback "
+            "UDP; only the client's process is measured, with the gc off over each window.")
+        add("")
+        add("| figure | bytes |")
+        add("|---|---:|")
+        add("| heap allocated per renewal (REQUEST + ACK), %s rounds | %s |" % (fmt(m.get("rounds", 200)), fmt(m.get("renew"))))
+        add("| heap allocated per whole lease (RELEASE, then DISCOVER, OFFER, REQUEST, ACK, the lease file "
+            "rewritten, and the timer steps until the DISCOVER goes out), %s rounds | %s |" % (
+                fmt(m.get("lease_rounds")), fmt(m.get("lease"))))
+        add("| heap allocated per second while BOUND and idle | %s |" % fmt(m.get("idle_per_s")))
+        add("| live heap once bound (collected) | %s |" % fmt(m.get("live_bound")))
+        add("| smallest -X heapsize that binds, renews 10 times and takes a new lease 3 times | %s |" % fmt(cl.get("min_heap")))
+        for mod, b in cl.get("imports", []):
+            add("| heap after importing %s (collected) | %s |" % (mod, fmt(b)))
+        add("")
+        add("- Errors counted by the client: %s; bisection trials (heapsize: passes?): %s." % (
+            fmt(m.get("errors")), ", ".join("%dK %s" % (h // 1024, "y" if g else "n") for h, g in cl.get("bisect", []))))
+        add("- The client's decisions (dora/client.py) allocate nothing (host_tests/core/test_client_alloc.py under "
+            "heap_lock); what is counted here is the asyncio edge: each datagram and peer address recvfrom makes, "
+            "the events, and asyncio's waits.")
+        add("")
+
     # speed
     sp = res.get("speed", {})
     if sp:
@@ -916,7 +1021,7 @@ def render(res, sizes, peer_sizes, peer_why, elapsed):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="shorter steps (a smoke run)")
-    ap.add_argument("--only", default="memory,speed,wear,profile")
+    ap.add_argument("--only", default="memory,client,speed,wear,profile")
     ap.add_argument("--report", default=REPORT)
     a = ap.parse_args(argv)
     only = set(a.only.split(","))
@@ -936,6 +1041,8 @@ def main(argv=None):
     log("built .mpy: dora %d bytes, peer %s" % (sum(sizes.values()), sum(peer_sizes.values()) if peer_sizes else peer_why))
     if "memory" in only:
         memory(res, mpy_path, peer_path)
+    if "client" in only:
+        client_memory(res, mpy_path)
     if "speed" in only:
         speed(res, mpy_path, a.quick)
     if "wear" in only:

@@ -183,55 +183,46 @@ def loopback_demo(workdir):
 # -- namespaces: root ------------------------------------------------------------
 
 def namespace_demo(workdir):
-    from netlab import Lab, wait_for, write_scripts
+    from netns import Dhclient, Lab, Udhcpc, wait_for
 
     say("root: an access point in a box — network namespaces, a bridge, dora on MicroPython in the AP")
     with Lab(stations=3) as lab:
         cfg = {
-            "address": lab.ap_address, "netmask": "255.255.255.0",
-            "pool_start": lab.pool_start, "pool_end": lab.pool_end,
+            "address": lab.ap_address, "netmask": lab.netmask,
+            "pool_start": "192.168.4.16", "pool_end": "192.168.4.250",
             "lease_time": LEASE, "interface": lab.ap_ifname, "domain": "dora.lan",
             "lease_file": os.path.join(workdir, "leases.dat"), "run_seconds": 120,
         }
-        server = Server(cfg, workdir, prefix=lab.ap.prefix())
+        server = Server(cfg, workdir, prefix=lab.ap.argv([]))
         try:
-            scripts = write_scripts(workdir)
-            clients = []
             say("stations 0 and 1 run busybox udhcpc, station 2 runs ISC dhclient")
-            for i in (0, 1):
-                sta = lab.station(i)
-                clients.append(sta.spawn(["udhcpc", "-f", "-i", sta.ifname, "-s", scripts["udhcpc.sh"],
-                                          "-x", "hostname:station%d" % i, "-R"], stdout=None, stderr=subprocess.DEVNULL))
-            sta = lab.station(2)
-            dh = ["-lf", os.path.join(workdir, "dhclient.leases"), "-pf", os.path.join(workdir, "dhclient.pid"),
-                  "-sf", scripts["dhclient.sh"], sta.ifname]
-            clients.append(sta.spawn(["dhclient", "-4", "-d"] + dh, stdout=None, stderr=subprocess.DEVNULL))
-            wait_for(lambda: all(lab.station(i).address() for i in range(3)), 20)
+            clients = [Udhcpc(lab.station(0), workdir), Udhcpc(lab.station(1), workdir), Dhclient(lab.station(2), workdir)]
+            clients[0].start(["-x", "hostname:station0", "-R"])  # -R: release on exit
+            clients[1].start(["-x", "hostname:station1", "-R"])
+            clients[2].start()
+            wait_for(lambda: all(c.ip() for c in clients), 20)
             say("addresses the stations now hold (ip addr):")
-            for i in range(3):
-                print("   [station%d] %s" % (i, lab.station(i).address() or "none"), flush=True)
+            for i, c in enumerate(clients):
+                print("   [station%d %s] %s" % (i, c.name, c.sta.address() or "none"), flush=True)
             print_table(server, "leases granted")
+            marks = [c.mark() for c in clients]
             say("waiting for T1 (half the %d s lease): the clients renew by unicast, dora writes nothing" % LEASE)
-            time.sleep(LEASE / 2 + 2)
+            # T1 plus each client's own slack (busybox udhcpc renews a few
+            # seconds after T1): bounded by the lease itself.
+            wait_for(lambda: all(c.lease_lines(marks[i]) for i, c in enumerate(clients)), LEASE)
+            for i, c in enumerate(clients):
+                for line in c.lease_lines(marks[i]):
+                    print("   [station%d %s] %s" % (i, c.name, line), flush=True)
             say("station0 leaves: udhcpc releases on exit (-R)")
-            clients[0].send_signal(signal.SIGTERM)
-            clients[0].wait(5)
+            clients[0].stop()
             say("(a release has no answer to wait for: its record reaches the flash within 5 s)")
             time.sleep(6)
             print_table(server, "after the release")
             say("station2 releases: dhclient stopped, then dhclient -r")
-            lab.stop(clients[2])
-            lab.station(2).run(["dhclient", "-4", "-r"] + dh, timeout=15, check=False)
+            clients[2].release()
             time.sleep(6)
             print_table(server, "after the second release")
         finally:
-            for c in clients:
-                if c.poll() is None:
-                    c.send_signal(signal.SIGTERM)
-                    try:
-                        c.wait(5)
-                    except subprocess.TimeoutExpired:
-                        c.kill()
             server.stop()
 
 

@@ -333,7 +333,10 @@ case "$1" in
     done
     ip addr replace "$ip/$mask" dev "$interface"
     [ -n "$router" ] && ip route replace default via "${router%% *}" dev "$interface"
-    echo "LEASE $1 ip=$ip mask=$mask router=$router dns=$dns lease=$lease serverid=$serverid" ;;
+    echo "LEASE $1 ip=$ip mask=$mask router=$router dns=$dns lease=$lease serverid=$serverid"
+    # Other options the server sent: busybox exports known ones by name,
+    # the rest as optNNN in hex.
+    env | grep -E '^(hostname|domain|ntpsrv|tftp|opt[0-9]+)=' | sort | sed 's/^/OPTION /' ;;
   deconfig) ip -4 addr flush dev "$interface"; echo "LEASE deconfig" ;;
   leasefail|nak) echo "LEASE $1 $message" ;;
 esac
@@ -399,6 +402,15 @@ class Client:
         rx = re.compile(pattern)
         n = min(len(self.lines), len(self.times))
         return [(self.times[i] - (origin or 0), self.lines[i]) for i in range(since, n) if rx.search(self.lines[i])]
+
+    def options(self, since=0):
+        """{name: value} of the OPTION lines its hook printed (udhcpc)."""
+        got = {}
+        for ln in self.lines[since:]:
+            if ln.startswith("OPTION ") and "=" in ln:
+                k, v = ln[7:].split("=", 1)
+                got[k] = v
+        return got
 
     def lease_lines(self, since=0):
         return [ln[ln.index("LEASE ") :] for ln in self.lines[since:] if "LEASE " in ln]
@@ -494,9 +506,12 @@ class Dhcpcd(Client):
     name = "dhcpcd"
     keyed_by_mac = False  # with `duid` it sends an RFC 4361 client id (IAID + DUID)
 
-    def __init__(self, station, workdir, arp=False):
+    def __init__(self, station, workdir, arp=False, conf=""):
+        """arp: probe the offered address (else `noarp`); conf: more lines
+        for its dhcpcd.conf (e.g. "option rapid_commit\n")."""
         Client.__init__(self, station, workdir)
         self.arp = arp
+        self.extra_conf = conf
         self.db = os.path.join(self.dir, "db")
         os.makedirs(self.db, exist_ok=True)
         os.chmod(self.db, 0o755)
@@ -511,7 +526,8 @@ class Dhcpcd(Client):
             # `duid` as in Debian's own dhcpcd.conf: the client id is
             # IAID + DUID (RFC 4361), kept in the database across restarts.
             "duid\nipv4only\nnoipv4ll\nnohook resolv.conf\noption domain_name_servers, routers, subnet_mask\n"
-            + ("" if self.arp else "noarp\n"),
+            + ("" if self.arp else "noarp\n")
+            + self.extra_conf,
         )
         script = _write(os.path.join(self.dir, "dhcpcd.sh"), LEASE_SCRIPT, 0o755)
         sh = (
