@@ -651,6 +651,8 @@ def profile(res, mpy_path, quick):
 def fmt(v, nd=1):
     if v is None:
         return "-"
+    if v == float("inf"):
+        return "∞"
     if isinstance(v, float):
         if nd == 0 or abs(v) >= 100:
             return "{:,.0f}".format(v)
@@ -700,6 +702,14 @@ def versions():
 
 def ratio(a, b):
     return (a / b) if a and b else None
+
+
+def rate_ratio(a, b):
+    """Like ratio(); a peer that dropped even at the lowest rate (0 exch/s
+    at 0 % drops) against a dora that served some: infinitely better."""
+    if a and b == 0:
+        return float("inf")
+    return ratio(a, b)
 
 
 def mark(ok):
@@ -872,7 +882,8 @@ def render(res, sizes, peer_sizes, peer_why, elapsed):
                 fmt(d.get("cpu_us_per_exchange"), 0)))
         add("")
         dmp = sp.get("dora-mp", {})
-        add("Ratios, dora on MicroPython / peer (exchanges/s at 0 % drops; max in brackets):")
+        add("Ratios, dora on MicroPython / peer (exchanges/s at 0 % drops; max in brackets; ∞: the peer dropped "
+            "exchanges even at the lowest step):")
         add("")
         add("| peer | loadgen | perfdhcp |")
         add("|---|---:|---:|")
@@ -880,9 +891,9 @@ def render(res, sizes, peer_sizes, peer_why, elapsed):
             d = sp.get(name, {})
             if "skipped" in d or not d:
                 continue
-            r1 = ratio(dmp.get("loadgen_summary", {}).get("zero_drop_rate"), d.get("loadgen_summary", {}).get("zero_drop_rate"))
+            r1 = rate_ratio(dmp.get("loadgen_summary", {}).get("zero_drop_rate"), d.get("loadgen_summary", {}).get("zero_drop_rate"))
             r1m = ratio(dmp.get("loadgen_summary", {}).get("max_rate"), d.get("loadgen_summary", {}).get("max_rate"))
-            r2 = ratio(dmp.get("perfdhcp_summary", {}).get("zero_drop_rate"), d.get("perfdhcp_summary", {}).get("zero_drop_rate"))
+            r2 = rate_ratio(dmp.get("perfdhcp_summary", {}).get("zero_drop_rate"), d.get("perfdhcp_summary", {}).get("zero_drop_rate"))
             r2m = ratio(dmp.get("perfdhcp_summary", {}).get("max_rate"), d.get("perfdhcp_summary", {}).get("max_rate"))
             add("| dora-mp / %s | %s (%s) | %s (%s) |" % (name, fmt(r1, 2), fmt(r1m, 2), fmt(r2, 2), fmt(r2m, 2)))
             want = 0.5 if name == "kea" else (2.0 if name in ("dnsmasq", "udhcpd") else None)
