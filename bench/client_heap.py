@@ -19,6 +19,7 @@ import sys
 
 from dora import client_runner as CR
 from dora.compat import asyncio, sleep_ms
+from util import until  # host_tests/core/util.py
 
 spec = json.load(open(sys.argv[1]))
 ROUNDS = spec.get("rounds", 50)
@@ -30,14 +31,6 @@ MEASURE = spec.get("measure", True)
 
 def report(key, value):
     print("BENCH " + json.dumps({key: value}))
-
-
-async def until(pred, ms=3000):
-    for _ in range(ms // 10):
-        if pred():
-            return True
-        await sleep_ms(10)
-    return False
 
 
 class Counter:

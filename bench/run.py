@@ -325,7 +325,8 @@ def client_run(mpy_path, ports, heapsize, measure, rounds, lease_rounds, idle_s,
                    "lease_file": os.path.join(work, "client-lease.dat")}, f)
     argv = [MP] + (["-X", "heapsize=%d" % heapsize] if heapsize else []) + [os.path.join(HERE, "client_heap.py"), spec]
     try:
-        r = subprocess.run(argv, env=dict(os.environ, MICROPYPATH=mpy_path + ":.frozen"), cwd=ROOT,
+        mp_path = "%s:%s:.frozen" % (mpy_path, os.path.join(ROOT, "host_tests", "core"))  # util.py
+        r = subprocess.run(argv, env=dict(os.environ, MICROPYPATH=mp_path), cwd=ROOT,
                            capture_output=True, text=True, timeout=timeout)
         out = r.stdout + r.stderr
     except subprocess.TimeoutExpired as e:

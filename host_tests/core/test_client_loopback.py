@@ -10,6 +10,7 @@ from dora.compat import asyncio, sleep_ms
 
 import packets as P
 import util
+from util import until
 
 
 def _base():
@@ -78,14 +79,6 @@ def with_server(srv_cfg, body):
 
     asyncio.run(main())
     return r
-
-
-async def until(pred, ms=3000):
-    for _ in range(ms // 10):
-        if pred():
-            return True
-        await sleep_ms(10)
-    return False
 
 
 def test_client_runner_binds_renews_reboots_and_releases_over_udp():
