@@ -74,7 +74,7 @@ def build_mpy():
     for src in sorted(glob.glob(os.path.join(ROOT, "firmware", "dora", "*.py"))):
         name = os.path.basename(src)[:-3] + ".mpy"
         dst = os.path.join(out, name)
-        subprocess.run([MPYCROSS, "-s", "dora/" + os.path.basename(src), "-o", dst, src], check=True, timeout=60)
+        subprocess.run([MPYCROSS, "-march=host", "-s", "dora/" + os.path.basename(src), "-o", dst, src], check=True, timeout=60)
         sizes[name] = os.path.getsize(dst)
     return os.path.join(OUT, "build"), sizes
 

@@ -223,7 +223,11 @@ def test_deploy_dry_run_and_missing_board(tmp_path):
     assert any(":board.json" in ln for ln in lines) and lines[-1].endswith("reset")
     assert not any(".mpy" in ln for ln in lines)  # dora is frozen in the Wi-Fi image
     eth = board_tool("deploy", "--board", "ethernet", "--port", "/dev/ttyUSB7", "--dry-run")
+    assert eth.returncode != 0 and "ARCH: " in eth.stderr  # .mpy machine code needs the board's CPU
+    eth = board_tool("deploy", "--board", "ethernet", "--port", "/dev/ttyUSB7", "--arch", "armv6m", "--dry-run")
+    assert eth.returncode == 0, eth.stderr
     assert ":lib/dora/runner.mpy" in eth.stdout and ":lib/dora_board.mpy" in eth.stdout
+    assert "-march=armv6m" in eth.stdout and "/armv6m/dora/leases.mpy" in eth.stdout
     out = board_tool("deploy", "--board", "esp32", "--port", str(tmp_path / "ttyNONE"))
     assert out.returncode != 0 and "no board at" in out.stderr
     bad = tmp_path / "bad.json"
@@ -239,6 +243,21 @@ def test_mpy_build_reports_sizes_and_loads(tmp_path):
     total = [ln for ln in out.stdout.splitlines() if ln.startswith("total")][0]
     assert int(total.split()[1]) > 10000
     assert (tmp_path / "build" / "dora_board.mpy").exists()
+
+
+def test_mpy_builds_for_the_boards_cpus(tmp_path):
+    """The viper scans in dora.leases compile to each board's machine code
+    (what the ports' frozen builds do with MICROPY_CROSS_FLAGS too)."""
+    for arch in ("xtensawin", "armv6m"):
+        out = board_tool("mpy", "--out", str(tmp_path / arch), "--arch", arch)
+        assert out.returncode == 0, out.stderr
+        assert "(%s)" % arch in out.stdout
+        # The .mpy header: byte 2 holds the native architecture in its top bits.
+        with open(tmp_path / arch / "dora" / "leases.mpy", "rb") as f:
+            head = f.read(4)
+        assert head[0] == ord("M") and head[2] >> 2 != 0, head
+    out = board_tool("mpy", "--out", str(tmp_path / "x"), "--arch", "sparc")
+    assert out.returncode != 0 and "arch sparc" in out.stderr
 
 
 def test_package_json_is_in_step_with_manifest_and_version():

@@ -3,9 +3,9 @@
 deploy with mpremote, and build a MicroPython firmware image with dora frozen
 in and the dora_hook C module.
 
-    board.py mpy [--out build]
+    board.py mpy [--out build] [--arch host|xtensawin|armv6m]
     board.py check --board esp32|rp2040|ethernet [--config board.json]
-    board.py deploy --board ... --port /dev/ttyUSB0 [--config ...] [--dry-run]
+    board.py deploy --board ... --port /dev/ttyUSB0 [--config ...] [--arch ...] [--dry-run]
     board.py firmware --board esp32|rp2040 --micropy-dir DIR [--dry-run]
 
 `--dry-run` prints exactly the commands it would run and runs none; without
@@ -35,6 +35,15 @@ BOARDS = {
 }
 
 
+# The lease table's scans are viper code (firmware/dora/leases.py): a .mpy
+# file carries machine code for one architecture, named to mpy-cross.
+ARCHS = {
+    "host": "this machine, for the unix port",
+    "xtensawin": "ESP32 (ethernet boards with a LAN8720 or W5500 on an ESP32)",
+    "armv6m": "RP2040 (ethernet boards with a W5500 on an RP2040)",
+}
+
+
 class Missing(SystemExit):
     def __init__(self, what):
         super().__init__("board.py: %s" % what)
@@ -58,20 +67,30 @@ def sources():
     return out
 
 
-def build_mpy(out_dir):
+def mpy_commands(out_dir, arch):
+    """(argv, .mpy path on the host, path on the board) per module."""
     mpy_cross = tool("mpy-cross")
-    sizes = []
+    out = []
     for src, rel in sources():
         dst = os.path.join(out_dir, rel[:-3] + ".mpy")
+        out.append(([mpy_cross, "-march=" + arch, "-o", dst, src], dst, rel[:-3] + ".mpy"))
+    return out
+
+
+def build_mpy(out_dir, arch="host"):
+    if arch not in ARCHS:
+        raise Missing("arch %s: expected one of %s" % (arch, ", ".join(sorted(ARCHS))))
+    sizes = []
+    for argv, dst, rel in mpy_commands(out_dir, arch):
         os.makedirs(os.path.dirname(dst), exist_ok=True)
-        subprocess.run([mpy_cross, "-o", dst, src], check=True)
-        sizes.append((rel[:-3] + ".mpy", os.path.getsize(dst)))
+        subprocess.run(argv, check=True)
+        sizes.append((rel, os.path.getsize(dst)))
     for name, size in sizes:
         print("%-28s %6d bytes" % (name, size))
-    print("%-28s %6d bytes" % ("total", sum(s for _, s in sizes)))
-    # The .mpy files must load on the unix port (same .mpy version as boards).
+    print("%-28s %6d bytes (%s)" % ("total", sum(s for _, s in sizes), arch))
+    # Built for this machine, the .mpy files must load on the unix port.
     mp = tool("micropython")
-    if os.path.exists(mp):
+    if arch == "host" and os.path.exists(mp):
         env = dict(os.environ, MICROPYPATH="%s:.frozen" % out_dir)
         code = "import dora.runner, dora.client_runner, dora.control; print('mpy: loads on the unix port')"
         subprocess.run([mp, "-c", code], check=True, env=env)
@@ -111,15 +130,16 @@ class _Ifname:
 
 # -- deploy ------------------------------------------------------------------------------
 
-def deploy_commands(board, port, config, build):
+def deploy_commands(board, port, config, build, arch=None):
     mp = [tool("mpremote"), "connect", port]
     cmds = []
     if board == "ethernet":
-        # Stock firmware: dora's .mpy files go to /lib.
+        # Stock firmware: dora's .mpy files, built for the board's CPU, go
+        # to /lib.
         cmds.append(mp + ["mkdir", ":lib"])
         cmds.append(mp + ["mkdir", ":lib/dora"])
-        for _, rel in sources():
-            cmds.append(mp + ["cp", os.path.join(build, rel[:-3] + ".mpy"), ":lib/" + rel[:-3] + ".mpy"])
+        for _, dst, rel in mpy_commands(build, arch):
+            cmds.append(mp + ["cp", dst, ":lib/" + rel])
     # Wi-Fi boards run a firmware image with dora frozen in (make firmware).
     cmds.append(mp + ["cp", os.path.join(ROOT, "boards", board, "main.py"), ":main.py"])
     cmds.append(mp + ["cp", config, ":board.json"])
@@ -184,12 +204,14 @@ def main(argv=None):
     ap.add_argument("--micropy-dir", default=os.getenv("MICROPY_DIR", ""))
     ap.add_argument("--board-name", help="the port's board (default ESP32_GENERIC / RPI_PICO_W)")
     ap.add_argument("--out", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--arch", default=None,
+                    help="CPU of the .mpy files: %s (mpy default: host)" % "; ".join("%s = %s" % kv for kv in ARCHS.items()))
     ap.add_argument("--dry-run", action="store_true")
     a = ap.parse_args(argv)
     config = a.config or os.path.join(ROOT, "boards", a.board, "board.json")
 
     if a.what == "mpy":
-        build_mpy(a.out)
+        build_mpy(a.out, a.arch or "host")
     elif a.what == "check":
         b, cfg = check(a.board, config)
         print("board config %s is valid for %s" % (config, a.board))
@@ -197,15 +219,23 @@ def main(argv=None):
         print(json.dumps(cfg, indent=2, sort_keys=True))
     elif a.what == "deploy":
         check(a.board, config)
-        cmds = deploy_commands(a.board, a.port, config, a.out)
+        build = a.out
+        if a.board == "ethernet":
+            if a.arch not in ("xtensawin", "armv6m"):
+                raise Missing("ARCH: an Ethernet board gets .mpy files for its CPU: ARCH=xtensawin (ESP32)"
+                              " or ARCH=armv6m (RP2040)")
+            build = os.path.join(a.out, a.arch)
+        cmds = deploy_commands(a.board, a.port, config, build, a.arch)
         if a.dry_run:
             print("deploy (dry run): would run")
+            if a.board == "ethernet":
+                show([argv for argv, _, _ in mpy_commands(build, a.arch)])
             show(cmds)
             return
         if not os.path.exists(a.port):
             raise Missing("no board at %s (PORT=...; `mpremote devs` lists them)" % a.port)
-        if a.board == "ethernet" and not os.path.isdir(os.path.join(a.out, "dora")):
-            raise Missing("no .mpy files in %s: run `make mpy` first" % a.out)
+        if a.board == "ethernet":
+            build_mpy(build, a.arch)
         run_all(cmds)
     else:
         if BOARDS[a.board][1] is None:

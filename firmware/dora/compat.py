@@ -7,13 +7,30 @@ import socket
 import time
 
 try:  # MicroPython
+    import micropython
     from micropython import const
 
+    # Inside a @micropython.viper function the compiler reads ptr8(buf) as a
+    # cast to a byte pointer whatever this name holds; it only has to exist.
+    ptr8 = None
     MICROPYTHON = True
 except ImportError:  # CPython
 
     def const(value):
         return value
+
+    class micropython:  # noqa: N801 - stands in for the module's decorators
+        """The code emitters' decorators, as no-ops: the function stays
+        Python.  The MicroPython compiler recognises `@micropython.viper` by
+        its spelling, so modules write it just so with this name imported."""
+
+        @staticmethod
+        def viper(fn):
+            return fn
+
+    def ptr8(buf):
+        """viper's byte-pointer cast: on CPython, the buffer itself."""
+        return buf
 
     MICROPYTHON = False
 
