@@ -14,6 +14,16 @@ def size(path):
     return os.stat(path)[6]
 
 
+def test_crc16_is_ccitt_false_and_checks_its_bounds():
+    # The standard check value, in both interpreters (viper on MicroPython).
+    assert ST.crc16(b"123456789", 0, 9) == 0x29B1
+    assert ST.crc16(bytearray(b"xx123456789"), 2, 9) == 0x29B1
+    assert ST.crc16(memoryview(b"123456789xx"), 0, 9) == 0x29B1
+    rec = bytearray(16)
+    util.raises(IndexError, ST.crc16, rec, 4, 14)  # viper reads no byte past the end
+    util.raises(IndexError, ST.crc16, rec, -1, 4)
+
+
 def test_binding_survives_restart_relative_to_boot():
     path = util.tmp_path("leases.dat")
     s = make_server(path)
