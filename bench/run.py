@@ -469,7 +469,7 @@ def summarize(steps):
     }
 
 
-def speed(res, mpy_path, quick):
+def speed(res, mpy_path, quick, servers=None):
     sec = res["speed"] = {}
     work = os.path.join(OUT, "speed")
     shutil.rmtree(work, ignore_errors=True)
@@ -479,6 +479,8 @@ def speed(res, mpy_path, quick):
         s0, s1 = lab.station(0), lab.station(1)
         s1.run(["ip", "addr", "add", "%s/24" % RELAY_IP, "dev", s1.ifname])
         for name, binary in SERVERS:
+            if servers and name not in servers:
+                continue
             if binary and not have(binary):
                 sec[name] = {"skipped": "%s not installed" % binary}
                 continue
@@ -1035,6 +1037,7 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="shorter steps (a smoke run)")
     ap.add_argument("--only", default="memory,client,speed,wear,profile")
     ap.add_argument("--report", default=REPORT)
+    ap.add_argument("--servers", help="speed: only these, e.g. dora-mp,kea (a quick comparison)")
     a = ap.parse_args(argv)
     only = set(a.only.split(","))
     why = available()
@@ -1056,7 +1059,7 @@ def main(argv=None):
     if "client" in only:
         client_memory(res, mpy_path)
     if "speed" in only:
-        speed(res, mpy_path, a.quick)
+        speed(res, mpy_path, a.quick, a.servers and a.servers.split(","))
     if "wear" in only:
         wear(res, mpy_path)
     if "profile" in only:

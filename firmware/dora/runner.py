@@ -8,8 +8,8 @@
 #   3. replies that need nothing durable leave at once; ACKs of new bindings
 #      are held, the lease store appends all their records in ONE write
 #      (group commit), and only then do the held ACKs leave.
-# BATCH matches lwIP's per-socket queue (4 datagrams), so one round empties
-# what the board can have queued.
+# BATCH (compat.RECV_BATCH) is 4 on a board, where lwIP's per-socket queue
+# holds about that many, so one round empties it; 8 on Linux.
 #
 # Allocation per datagram: the datagram itself and its peer address (made by
 # recvfrom).  Replies reuse BATCH preallocated buffers; the broadcast address
@@ -26,7 +26,7 @@ from . import leases as L
 from . import server as S
 from .store import LeaseStore
 
-BATCH = const(4)
+BATCH = compat.RECV_BATCH
 RECV_SIZE = const(600)  # bounded: 1500 exhausted small heaps (platform.md)
 REPLY_SIZE = const(576)
 _STEP = const(32)  # replies are padded to a multiple of this (PAD after END)

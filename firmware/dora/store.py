@@ -32,7 +32,9 @@ VERSION = const(1)
 REC = const(16)
 _MAGIC = b"DORA"
 _MAX_SECONDS = const(0xFFFFFF)
-_JOURNAL = const(16)  # records held for the next group commit
+# Records held for the next group commit, by default: two receive rounds of
+# at most two records per datagram (the runner commits once it is half full).
+JOURNAL = 4 * compat.RECV_BATCH
 
 
 @micropython.viper
@@ -97,7 +99,7 @@ class LeaseStore:
     everything queued in one write and syncs it.  The runner calls commit()
     before sending any reply that depends on a queued record."""
 
-    def __init__(self, path, table, pool_start, fs=None, log=print):
+    def __init__(self, path, table, pool_start, fs=None, log=print, journal=JOURNAL):
         self.path = path
         self.tmp = path + ".tmp"
         self.table = table
@@ -109,10 +111,11 @@ class LeaseStore:
         self.writes = 0  # write+sync calls, for the figures
         self.bytes_written = 0
         self.compactions = 0
-        self.journal = bytearray(_JOURNAL * REC)
+        self.size = journal  # records the journal holds
+        self.journal = bytearray(journal * REC)
         mv = memoryview(self.journal)
         # One view per possible length, made now so commit() allocates none.
-        self._views = [mv[: i * REC] for i in range(_JOURNAL + 1)]
+        self._views = [mv[: i * REC] for i in range(journal + 1)]
         self.pending = 0
         self._rec = bytearray(REC)
         self._header = bytearray(REC)
@@ -145,17 +148,17 @@ class LeaseStore:
         rec[off + 15] = c & 0xFF
 
     def capacity(self):
-        return _JOURNAL
+        return self.size
 
     def room(self, n=2):
         """True when n more records fit in the journal.  The server asks
         before any change it must record, so that note() never has to write
         (and fail) from inside the packet path."""
-        return self.pending + n <= _JOURNAL
+        return self.pending + n <= self.size
 
     def note(self, slot, seconds):
         """Queue the slot's record as it is now in the table."""
-        if self.pending == _JOURNAL:
+        if self.pending == self.size:
             self.commit(self.now)
         self._fill(self.journal, self.pending * REC, slot, seconds)
         self.pending += 1

@@ -22,7 +22,9 @@ PATH = "leases.dat"
 
 def server_on(flash, now=0, logs=None):
     s = make_server(pool_end="192.168.4.31", lease_time=100000)  # 16 addresses
-    s.store = LeaseStore(PATH, s.table, s.cfg.pool_start, fs=flash, log=(logs.append if logs is not None else _quiet))
+    # A 16-record journal, as on a board (4-datagram rounds), whatever the host.
+    s.store = LeaseStore(PATH, s.table, s.cfg.pool_start, fs=flash, log=(logs.append if logs is not None else _quiet),
+                         journal=16)
     s.store.load(now)
     s.reserve()
     return s
