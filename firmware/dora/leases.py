@@ -107,6 +107,8 @@ class LeaseTable:
         The hot search of every exchange: see _find."""
         if kind == KEY_NONE:
             return -1
+        if len(key) < KEY_LEN:  # viper reads without bounds checks
+            raise IndexError
         return _find(self.recs, self.capacity, kind, key)
 
     def set(self, slot, state, kind, key, t):

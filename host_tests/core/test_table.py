@@ -1,0 +1,48 @@
+# The lease table's two scans (viper machine code on MicroPython, plain Python
+# on CPython): the same answers on both, checked directly.
+
+from dora import leases as L
+
+import util
+
+
+def mac_key(last):
+    return bytearray(b"\x02\x00\x00\x00\x07" + bytes([last]) + b"\x00\x00")
+
+
+def test_find_matches_the_whole_key_of_its_kind():
+    t = L.LeaseTable(40)
+    t.set(3, L.BOUND, L.KEY_MAC, mac_key(9), 100)
+    # Same last byte, another vendor: only the full key matches.
+    other = mac_key(9)
+    other[0] = 0x0A
+    t.set(7, L.BOUND, L.KEY_MAC, other, 100)
+    cid = bytearray(b"\x11\x22\x33\x44\x55\x66\x77\x09")
+    t.set(39, L.FREE, L.KEY_CLIENT_ID, cid, 50)  # the last slot, FREE: affinity
+    assert t.find(L.KEY_MAC, mac_key(9)) == 3
+    assert t.find(L.KEY_MAC, other) == 7
+    assert t.find(L.KEY_CLIENT_ID, cid) == 39
+    assert t.find(L.KEY_MAC, cid) == -1  # right bytes, wrong kind
+    assert t.find(L.KEY_MAC, mac_key(10)) == -1
+    assert t.find(L.KEY_NONE, mac_key(9)) == -1
+    util.raises(IndexError, t.find, L.KEY_MAC, bytearray(6))  # too short to read safely
+
+
+def test_least_recently_used_order_expiry_and_reservations():
+    t = L.LeaseTable(6)
+    for slot in range(6):
+        t.set(slot, L.BOUND, L.KEY_MAC, mac_key(slot), 1000)
+    assert t.least_recently_used(10) == -1  # all bound: exhausted
+    t.set_state(4, L.FREE, 30)
+    t.set_state(1, L.FREE, 20)  # free the longest
+    t.set_state(2, L.FREE, 25)
+    assert t.least_recently_used(40) == 1
+    t.set_flags(1, L.FLAG_STATIC)  # reserved: never handed out dynamically
+    assert t.least_recently_used(40) == 2
+    t.set_state(5, L.BOUND, 15)  # expired at 15: free since then, so older still
+    assert t.least_recently_used(40) == 5 and t.raw_state(5) == L.FREE  # rewritten in place
+    t.forget(3, 0)  # no affinity left: taken before any slot with one
+    assert t.least_recently_used(40) == 3
+    big = L.LeaseTable(253)
+    big.set(0, L.BOUND, L.KEY_MAC, mac_key(0), L.FOREVER)
+    assert big.least_recently_used(L.FOREVER - 1) == 1
