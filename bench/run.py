@@ -40,6 +40,8 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, "host_tests", "system"))
 
 import servers as SV  # noqa: E402
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import board  # noqa: E402
 from netns import Lab, available, stop_process  # noqa: E402
 
 OUT = os.path.join(HERE, "out")
@@ -68,15 +70,11 @@ def have(cmd):
 # -- preparing: .mpy files of dora and of the peer -----------------------------
 
 def build_mpy():
-    out = os.path.join(OUT, "build", "dora")
-    os.makedirs(out, exist_ok=True)
-    sizes = {}
-    for src in sorted(glob.glob(os.path.join(ROOT, "firmware", "dora", "*.py"))):
-        name = os.path.basename(src)[:-3] + ".mpy"
-        dst = os.path.join(out, name)
-        subprocess.run([MPYCROSS, "-march=host", "-s", "dora/" + os.path.basename(src), "-o", dst, src], check=True, timeout=60)
-        sizes[name] = os.path.getsize(dst)
-    return os.path.join(OUT, "build"), sizes
+    """dora's .mpy files for this machine, as `make mpy`: (MICROPYPATH dir,
+    {name: bytes})."""
+    out = os.path.join(OUT, "build")
+    sizes = board.compile_mpy(out)
+    return out, {rel[5:]: n for rel, n in sizes if rel.startswith("dora/")}
 
 
 def fetch_peer():

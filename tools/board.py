@@ -77,14 +77,21 @@ def mpy_commands(out_dir, arch):
     return out
 
 
-def build_mpy(out_dir, arch="host"):
+def compile_mpy(out_dir, arch="host"):
+    """Compile every module dora ships into out_dir; [(path on the board,
+    bytes)].  Also used by the benchmarks and tools/mem_figures.py."""
     if arch not in ARCHS:
         raise Missing("arch %s: expected one of %s" % (arch, ", ".join(sorted(ARCHS))))
     sizes = []
     for argv, dst, rel in mpy_commands(out_dir, arch):
         os.makedirs(os.path.dirname(dst), exist_ok=True)
-        subprocess.run(argv, check=True)
+        subprocess.run(argv, check=True, timeout=60)
         sizes.append((rel, os.path.getsize(dst)))
+    return sizes
+
+
+def build_mpy(out_dir, arch="host"):
+    sizes = compile_mpy(out_dir, arch)
     for name, size in sizes:
         print("%-28s %6d bytes" % (name, size))
     print("%-28s %6d bytes (%s)" % ("total", sum(s for _, s in sizes), arch))

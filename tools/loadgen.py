@@ -5,6 +5,7 @@ address, on a raw layer-2 socket (root, inside a network namespace of ours).
     loadgen.py IFACE [--rate R] [--window W] [--count N] [--seconds S]
                      [--timeout T] [--no-release] [--json]
     loadgen.py IFACE --script fill:253,release,fill:253,renew [--json]
+    loadgen.py IFACE --flood [--count N] [--seconds S]   DISCOVERs only
 
 Each exchange has a new, locally administered MAC: DISCOVER -> OFFER ->
 REQUEST -> ACK, then (unless --no-release) a RELEASE, so the pool is reused
@@ -147,6 +148,18 @@ class Gen:
             except OSError:
                 break
         self.send_errors += 1
+
+    def flood(self, count, seconds):
+        """DISCOVERs only, each from a new MAC, as fast as the socket takes
+        them; nothing is answered.  Bounded by count and seconds."""
+        t0 = time.time()
+        end = t0 + seconds
+        sent = 0
+        while sent < count and time.time() < end:
+            mac = self.new_mac()
+            self.send(frame(mac, BCAST_MAC, ZERO4, ALL_ONES, dhcp(DISCOVER, mac, self.rng.getrandbits(32))))
+            sent += 1
+        return {"flood_sent": sent - self.send_errors, "seconds": time.time() - t0}
 
     def _arp_answers(self):
         while True:
@@ -358,6 +371,7 @@ def main(argv=None):
     ap.add_argument("--timeout", type=float, default=1.0, help="per exchange, from its DISCOVER")
     ap.add_argument("--no-release", action="store_true")
     ap.add_argument("--script", help="phases: fill:N,renew,release,wait:S")
+    ap.add_argument("--flood", action="store_true", help="DISCOVERs only, from new MACs, unanswered")
     ap.add_argument("--max-failures", type=int, default=None, help="scripts: end a fill after this many drops")
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--json", action="store_true")
@@ -368,13 +382,17 @@ def main(argv=None):
     a.count = max(0, min(a.count, 10_000_000))
     a.seconds = max(0.1, min(a.seconds, 3600))
     g = Gen(a.ifname, seed=a.seed if a.seed is not None else os.getpid() ^ int(time.time()), timeout=a.timeout)
-    if a.script:
+    if a.flood:
+        res = g.flood(a.count, a.seconds)
+    elif a.script:
         res = g.script(a.script.split(","), window=a.window, max_fail=a.max_failures)
     else:
         res = g.run(a.rate, a.window, a.count, a.seconds, release=not a.no_release)
     res["send_errors"] = g.send_errors
     if a.json:
         print(json.dumps(res))
+    elif a.flood:
+        print("flood: sent %d DISCOVERs from new MACs in %.1f s" % (res["flood_sent"], res["seconds"]))
     elif a.script:
         for r in res["phases"]:
             print(" ".join("%s=%s" % kv for kv in r.items() if kv[0] not in ("t0", "t1")))

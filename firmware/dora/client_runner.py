@@ -266,15 +266,6 @@ def _u(v):
     return (v[0] << 24) | (v[1] << 16) | (v[2] << 8) | v[3]
 
 
-def crc16(buf, n):
-    crc = 0xFFFF
-    for i in range(n):
-        crc ^= buf[i] << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
-    return crc
-
-
 def encode_lease(c):
     """The lease file's bytes for the client's current lease."""
     n = c.opts_len
@@ -287,7 +278,7 @@ def encode_lease(c):
     b[16] = n >> 8
     b[17] = n & 0xFF
     D.copy(b, 18, c.opts, 0, n)
-    crc = crc16(b, 18 + n)
+    crc = D.crc16(b, 0, 18 + n)
     b[18 + n] = crc >> 8
     b[19 + n] = crc & 0xFF
     return b
@@ -299,7 +290,7 @@ def decode_lease(b):
     if len(b) < 20 or bytes(b[0:3]) != _MAGIC or b[3] != _VERSION:
         return None
     n = (b[16] << 8) | b[17]
-    if len(b) != 20 + n or crc16(b, 18 + n) != (b[18 + n] << 8) | b[19 + n]:
+    if len(b) != 20 + n or D.crc16(b, 0, 18 + n) != (b[18 + n] << 8) | b[19 + n]:
         return None
     return bytes(b[4:8]), bytes(b[8:12]), _u(b[12:16]), bytes(b[18 : 18 + n])
 

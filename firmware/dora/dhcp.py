@@ -13,7 +13,7 @@
 
 from array import array
 
-from .compat import const
+from .compat import const, micropython, ptr8
 
 BOOTREQUEST = const(1)
 BOOTREPLY = const(2)
@@ -255,6 +255,32 @@ def copy(dst, doff, src, soff, n):
 def zero(dst, doff, n):
     for i in range(doff, doff + n):
         dst[i] = 0
+
+
+@micropython.viper
+def crc16(buf, off, n) -> int:
+    """CRC-16/CCITT-FALSE of buf[off:off+n], bit by bit (no table in RAM):
+    the check of the server's lease records and of the client's lease file.
+    Viper (see dora.leases): 19 -> 0.9 us per record on the unix port.
+    Viper does not check bounds, so this does, before reading."""
+    start = int(off)
+    end = start + int(n)
+    if start < 0 or end > int(len(buf)):
+        raise IndexError
+    b = ptr8(buf)
+    crc = 0xFFFF
+    i = start
+    while i < end:
+        crc ^= int(b[i]) << 8
+        k = 0
+        while k < 8:
+            if crc & 0x8000:
+                crc = ((crc << 1) ^ 0x1021) & 0xFFFF
+            else:
+                crc = (crc << 1) & 0xFFFF
+            k += 1
+        i += 1
+    return crc
 
 
 def same(a, aoff, b, boff, n):

@@ -24,9 +24,10 @@
 # The file system is reached through `fs` (default: the real one) so that the
 # power-cut tests can put a simulated flash underneath.
 
-from .compat import const, micropython, ptr8
+from .compat import const
 from . import compat
 from . import leases as L
+from .dhcp import crc16  # each record's check
 
 VERSION = const(1)
 REC = const(16)
@@ -35,31 +36,6 @@ _MAX_SECONDS = const(0xFFFFFF)
 # Records held for the next group commit, by default: two receive rounds of
 # at most two records per datagram (the runner commits once it is half full).
 JOURNAL = 4 * compat.RECV_BATCH
-
-
-@micropython.viper
-def crc16(buf, off, n) -> int:
-    """CRC-16/CCITT-FALSE of buf[off:off+n], bit by bit (no table in RAM).
-    Viper (see dora.leases): 19 -> 0.9 us per record on the unix port.
-    Viper does not check bounds, so this does, before reading."""
-    start = int(off)
-    end = start + int(n)
-    if start < 0 or end > int(len(buf)):
-        raise IndexError
-    b = ptr8(buf)
-    crc = 0xFFFF
-    i = start
-    while i < end:
-        crc ^= int(b[i]) << 8
-        k = 0
-        while k < 8:
-            if crc & 0x8000:
-                crc = ((crc << 1) ^ 0x1021) & 0xFFFF
-            else:
-                crc = (crc << 1) & 0xFFFF
-            k += 1
-        i += 1
-    return crc
 
 
 def seal(rec):

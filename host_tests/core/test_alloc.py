@@ -4,19 +4,8 @@
 
 import packets as P
 import util
+from util import locked
 from helpers import make_server
-
-
-def locked(fn):
-    if not util.MICROPYTHON:
-        util.skip("heap_lock exists on MicroPython only (run by mp_runner)")
-    import micropython
-
-    micropython.heap_lock()
-    try:
-        return fn()
-    finally:
-        micropython.heap_unlock()
 
 
 def test_every_message_kind_is_served_without_allocating():

@@ -49,6 +49,16 @@ def feed(c, pkt, now, out):
     return c.handle(pkt, len(pkt), now, out)
 
 
+def requesting():
+    """A new client that sent DISCOVER and took the first OFFER at 0."""
+    c = new()
+    out = bytearray(576)
+    c.start(0)
+    c.tick(0, out)
+    feed(c, offer(c), 0, out)
+    return c, out
+
+
 def bind(c, out, now=0, opts=None):
     """start -> DISCOVER -> OFFER -> REQUEST -> ACK: BOUND at `now`."""
     c.start(now)
@@ -117,11 +127,7 @@ def test_offer_is_requested_from_its_server():
 
 
 def test_ack_binds_with_t1_t2_from_options():
-    c = new()
-    out = bytearray(576)
-    c.start(0)
-    c.tick(0, out)
-    feed(c, offer(c), 0, out)
+    c, out = requesting()
     assert feed(c, ack(c, opts=P.lease_options(1000, t1=300, t2=600)), 2, out) == 0
     assert c.state == C.BOUND and c.event == C.EV_BOUND
     assert bytes(c.addr) == ADDR and bytes(c.server) == SID
@@ -187,11 +193,7 @@ def test_lost_discovers_back_off_4_8_16_32_64_with_jitter():
 
 
 def test_lost_requests_are_retried_four_times_then_init():
-    c = new()
-    out = bytearray(576)
-    c.start(0)
-    c.tick(0, out)
-    feed(c, offer(c), 0, out)
+    c, out = requesting()
     now = 0
     for _ in range(3):
         now = c.deadline
@@ -204,11 +206,7 @@ def test_lost_requests_are_retried_four_times_then_init():
 
 
 def test_after_selection_other_servers_are_ignored():
-    c = new()
-    out = bytearray(576)
-    c.start(0)
-    c.tick(0, out)
-    feed(c, offer(c), 0, out)
+    c, out = requesting()
     assert feed(c, offer(c, sid=SID2), 0, out) == 0  # a late offer
     assert feed(c, ack(c, addr=ADDR2, sid=SID2), 0, out) == 0
     assert feed(c, nak(c, sid=SID2), 0, out) == 0

@@ -13,39 +13,13 @@ import util
 from util import until
 
 
-def _base():
-    # Per process, so that parallel runs do not collide: the pid where there
-    # is one (CPython), else random bits (the unix port has no getpid).
-    if hasattr(os, "getpid"):
-        n = os.getpid()
-    else:
-        r = os.urandom(2)
-        n = (r[0] << 8) | r[1]
-    return 30000 + (n % 5000) * 4
-
-
-_BASE = _base()
-
-
 def ports():
-    return _BASE, _BASE + 1
+    return util.loopback_ports()
 
 
 def server_config(path, **over):
-    sp, cp = ports()
-    d = {
-        "address": "127.0.4.1",
-        "pool_start": "127.0.4.16",
-        "pool_end": "127.0.4.30",
-        "lease_time": 600,
-        "lease_file": path,
-        "broadcast": "127.0.0.1",
-        "server_port": sp,
-        "client_port": cp,
-        "log": False,
-    }
-    d.update(over)
-    return d
+    over.setdefault("pool_end", "127.0.4.30")
+    return util.loopback_config(path, **over)
 
 
 def client_config(path, **over):

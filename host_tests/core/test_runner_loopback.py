@@ -4,7 +4,6 @@
 # The pool lives in 127.0.4.0/24 so that every reply, unicast ones to ciaddr
 # included, stays on the loopback interface.
 
-import os
 
 from dora import compat, runner
 from dora.compat import asyncio
@@ -14,26 +13,13 @@ import util
 
 
 def ports():
-    base = 20000 + (os.getpid() % 5000) * 4 if hasattr(os, "getpid") else 23456
-    return base, base + 1
+    return util.loopback_ports()
 
 
 def loopback_config(path, **over):
-    sp, cp = ports()
-    d = {
-        "address": "127.0.4.1",
-        "pool_start": "127.0.4.16",
-        "pool_end": "127.0.4.250",
-        "lease_time": 600,
-        "lease_file": path,
-        "broadcast": "127.0.0.1",
-        "bind_address": "127.0.0.1",
-        "server_port": sp,
-        "client_port": cp,
-        "log": False,
-    }
-    d.update(over)
-    return d
+    # Bound to 127.0.0.1: where every datagram of these tests arrives.
+    over.setdefault("bind_address", "127.0.0.1")
+    return util.loopback_config(path, **over)
 
 
 async def exchange(sock, server_addr, pkt, timeout_ms=2000):

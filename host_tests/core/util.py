@@ -59,3 +59,55 @@ async def until(pred, ms=3000):
             return True
         await sleep_ms(10)
     return False
+
+
+def locked(fn):
+    """fn() under micropython.heap_lock(): any allocation raises
+    MemoryError.  Skips on CPython, which allocates for every int."""
+    if not MICROPYTHON:
+        skip("heap_lock exists on MicroPython only (run by mp_runner)")
+    import micropython
+
+    micropython.heap_lock()
+    try:
+        return fn()
+    finally:
+        micropython.heap_unlock()
+
+
+def _port_base():
+    # Per process, so that parallel runs do not collide: the pid where there
+    # is one (CPython), else random bits (the unix port has no getpid).
+    if hasattr(os, "getpid"):
+        n = os.getpid()
+    else:
+        r = os.urandom(2)
+        n = (r[0] << 8) | r[1]
+    return 30000 + (n % 5000) * 4
+
+
+_PORTS = _port_base()
+
+
+def loopback_ports():
+    """(server port, client port) for this process's loopback tests."""
+    return _PORTS, _PORTS + 1
+
+
+def loopback_config(path, **over):
+    """A server config on loopback: the pool lives in 127.0.4.0/24 so that
+    unicast replies stay on loopback; broadcasts go to 127.0.0.1."""
+    sp, cp = loopback_ports()
+    d = {
+        "address": "127.0.4.1",
+        "pool_start": "127.0.4.16",
+        "pool_end": "127.0.4.250",
+        "lease_time": 600,
+        "lease_file": path,
+        "broadcast": "127.0.0.1",
+        "server_port": sp,
+        "client_port": cp,
+        "log": False,
+    }
+    d.update(over)
+    return d

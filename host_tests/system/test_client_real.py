@@ -251,32 +251,29 @@ def test_dnsmasq_without_ping_check(lab, workdir, capsys, need):
 
 # -- busybox udhcpd -------------------------------------------------------------
 
-def test_udhcpd_lease_renew_release(lab, workdir, capsys, need):
-    need("udhcpd")
+def udhcpd(lab, workdir, lease, *flags):
+    """busybox udhcpd in the AP namespace, its files in workdir."""
     conf = os.path.join(workdir, "udhcpd.conf")
     with open(conf, "w") as f:
         f.write(
             "start 192.168.4.50\nend 192.168.4.99\ninterface %s\n"
             "lease_file %s/udhcpd.leases\npidfile %s/udhcpd.pid\n"
-            "option subnet 255.255.255.0\noption router %s\noption lease 10\n"
-            % (lab.ap_ifname, workdir, workdir, netns.AP_ADDRESS)
+            "option subnet 255.255.255.0\noption router %s\noption lease %d\n"
+            % (lab.ap_ifname, workdir, workdir, netns.AP_ADDRESS, lease)
         )
-    lab.ap.spawn(["udhcpd", "-f", conf])
+    return lab.ap.spawn(["udhcpd", "-f"] + list(flags) + [conf])
+
+
+def test_udhcpd_lease_renew_release(lab, workdir, capsys, need):
+    need("udhcpd")
+    udhcpd(lab, workdir, 10)
     life_cycle(lab, workdir, "udhcpd", capsys)
 
 
 def test_udhcpd_without_arp_check(lab, workdir, capsys, need):
     """udhcpd ARP-pings a new address for 2 s before offering it (-a)."""
     need("udhcpd")
-    conf = os.path.join(workdir, "udhcpd.conf")
-    with open(conf, "w") as f:
-        f.write(
-            "start 192.168.4.50\nend 192.168.4.99\ninterface %s\n"
-            "lease_file %s/udhcpd.leases\npidfile %s/udhcpd.pid\n"
-            "option subnet 255.255.255.0\noption router %s\noption lease 60\n"
-            % (lab.ap_ifname, workdir, workdir, netns.AP_ADDRESS)
-        )
-    lab.ap.spawn(["udhcpd", "-f", "-a", "0", conf])
+    udhcpd(lab, workdir, 60, "-a", "0")
     c = DoraClient(lab, workdir).start()
     m, wall = c.wait_bound()
     record("udhcpd", "discover,no-arp", m, wall, capsys)

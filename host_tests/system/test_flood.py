@@ -2,7 +2,7 @@
 on the MicroPython unix port, in network namespaces (root; netns.Lab).
 
 Station 0 runs busybox udhcpc and is bound before the flood; station 1
-floods raw DISCOVERs from random MACs (tools/rawdhcp.py flood: bounded count
+floods raw DISCOVERs from random MACs (tools/loadgen.py --flood: bounded count
 and time); station 2 arrives after the flood.  With a short offer_hold:
 
   - the flood exhausts the pool while it lasts (POOL EXHAUSTED),
@@ -52,7 +52,7 @@ def test_discover_flood_exhausts_nothing_for_long(need, tmp_path):
         heap_before = heap_of(dora.lines)
         mark = dora.mark()
         t0 = time.monotonic()
-        res = lab.station(1).run([sys.executable, os.path.join(ROOT, "tools", "rawdhcp.py"), "flood", "eth0",
+        res = lab.station(1).run([sys.executable, os.path.join(ROOT, "tools", "loadgen.py"), "eth0", "--flood",
                                   "--count", str(FLOOD_COUNT), "--seconds", str(FLOOD_SECONDS), "--seed", "7"],
                                  timeout=FLOOD_SECONDS + 20)
         flood_secs = time.monotonic() - t0
