@@ -5,11 +5,10 @@
 # collection is flat and the lease file stays bounded.  `make soak` runs
 # 30 days (tools/soak.py).
 
-import os
-
 import soaking
+import util
 
-DAYS = int(os.getenv("DORA_SOAK_DAYS") or 4)
+DAYS = int(util.env("DORA_SOAK_DAYS") or 4)
 
 
 def test_days_of_churn_keep_the_table_consistent_and_the_heap_flat():

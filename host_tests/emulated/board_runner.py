@@ -1,0 +1,43 @@
+# Runs on the board: host_tests/mp_runner.py's rules for one test module at a
+# time (every module-level test_* is called; util.SkipTest is a skip, any
+# other exception a failure).  tools/board_tests.py sends this file to the
+# REPL, copies a module's .mpy to the RAM file system and calls run(name).
+# The module is dropped after its run so that the next one has the heap.
+
+import gc
+import sys
+
+import util
+
+
+def run(name):
+    passed = failed = skipped = 0
+    try:
+        mod = __import__(name)
+    except Exception as e:
+        print("FAIL %s (import): %r" % (name, e))
+        sys.print_exception(e)
+        print("RESULT %s 0 1 0 %d" % (name, gc.mem_free()))
+        return
+    for t in sorted(k for k in dir(mod) if k.startswith("test_")):
+        fn = getattr(mod, t)
+        if not callable(fn):
+            continue
+        try:
+            fn()
+            passed += 1
+        except util.SkipTest as e:
+            skipped += 1
+            print("SKIP %s.%s: %s" % (name, t, e))
+        except Exception as e:
+            failed += 1
+            print("FAIL %s.%s" % (name, t))
+            sys.print_exception(e)
+        gc.enable()
+        gc.collect()
+    for m in list(sys.modules):
+        if m.startswith("test_"):
+            del sys.modules[m]
+    mod = None
+    gc.collect()
+    print("RESULT %s %d %d %d %d" % (name, passed, failed, skipped, gc.mem_free()))
