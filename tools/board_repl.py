@@ -101,6 +101,11 @@ class RawRepl:
 
     def exec(self, code, timeout=120):
         """Runs code; returns its output as text, raises ScriptError when it raised."""
+        self.send_script(code, timeout)
+        return self.finish(timeout)
+
+    def send_script(self, code, timeout=120):
+        """Pastes code; the board starts running it once this returns."""
         if isinstance(code, str):
             code = code.encode()
         self.sock.sendall(b"\x05A\x01")
@@ -125,6 +130,9 @@ class RawRepl:
         # Remaining window grants, then the board's own ctrl-D: end of data.
         while self.read_exactly(1, timeout) != b"\x04":
             pass
+
+    def finish(self, timeout=120):
+        """The running script's output once it ends; ScriptError if it raised."""
         out = self.read_until(b"\x04", timeout)[:-1]
         err = self.read_until(b"\x04", timeout)[:-1]
         self.read_until(b">", timeout)
@@ -132,6 +140,24 @@ class RawRepl:
         if err:
             raise ScriptError(err.decode("utf-8", "replace"), out)
         return out
+
+    def run_until(self, code, marker, timeout=120):
+        """Runs code until it prints marker (or timeout), then interrupts it
+        with ctrl-C.  Returns (output, error output); the error output of an
+        interrupted script is its KeyboardInterrupt traceback."""
+        self.send_script(code, timeout)
+        deadline = time.monotonic() + timeout
+        marker = marker.encode()
+        while marker not in self.buf and b"\x04" not in self.buf and time.monotonic() < deadline:
+            try:
+                self._fill(deadline)
+            except BoardError:
+                break
+        self.sock.sendall(b"\x03")
+        try:
+            return self.finish(60), ""
+        except ScriptError as e:
+            return e.output, e.error
 
     def put(self, path, data, chunk=3072):
         """Writes data to path on the board."""
@@ -182,6 +208,9 @@ class EmulatedBoard:
 
     def put(self, path, data):
         self.repl.put(path, data)
+
+    def run_until(self, code, marker, timeout=120):
+        return self.repl.run_until(code, marker, timeout)
 
     def stop(self):
         """Stops the emulator; returns its closing figures."""

@@ -41,6 +41,12 @@ export class EmulatedBoard {
     this.mcu.core.PC = FLASH_BASE;
     this.serial = new UsbSerialBridge(this.mcu);
     this.addPeripheral(CYCLE_COUNTER_BASE, new CycleCounter(this.mcu));
+    // A real chip resets when its watchdog runs out; here it is counted, so
+    // a test can tell that the firmware kept feeding it.
+    this.watchdogTriggers = 0;
+    this.mcu.peripherals[0x40058].onWatchdogTrigger = () => {
+      this.watchdogTriggers++;
+    };
     this.running = false;
     this.stopReason = null;
     this.startWall = process.hrtime.bigint();
@@ -59,6 +65,7 @@ export class EmulatedBoard {
       sim_seconds: +sim.toFixed(6),
       wall_seconds: +wall.toFixed(3),
       speed: wall > 0 ? +(sim / wall).toFixed(3) : 0,
+      watchdog_triggers: this.watchdogTriggers,
     };
   }
 
