@@ -98,12 +98,13 @@ def run(image, bootrom, mpy_cross, names=(), log=print):
                 out = e.output + e.error
             except BoardError as e:
                 log("FAIL %s: the board stopped answering: %s" % (name, e))
+                log(board.repl.buf.decode("utf-8", "replace")[-800:])
                 totals["failed"] += 1
                 break
             board.exec("import os\nfor f in %r: os.remove('/ram/%%s.mpy' %% f)" % (files,))
             got = re.search(r"^RESULT \S+ (\d+) (\d+) (\d+) (\d+)", out, re.M)
             for line in out.splitlines():
-                if not line.startswith("RESULT"):
+                if not line.startswith(("RESULT", "RUN ")):
                     log(line)
             if not got:
                 log("FAIL %s: no result line" % name)

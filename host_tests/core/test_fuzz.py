@@ -6,7 +6,7 @@
 import fuzzing
 import util
 
-COUNT = int(util.env("DORA_FUZZ_COUNT") or 3000)
+COUNT = int(util.env("DORA_FUZZ_COUNT") or util.size(3000, 400))
 
 
 def test_mutated_requests_never_break_the_server():

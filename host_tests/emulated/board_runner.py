@@ -23,6 +23,7 @@ def run(name):
         fn = getattr(mod, t)
         if not callable(fn):
             continue
+        print("RUN %s.%s" % (name, t))  # names the culprit if the board hangs
         try:
             fn()
             passed += 1

@@ -6,6 +6,11 @@
 // has drained: the device takes them as it reads its OUT endpoint, so a fast
 // sender cannot overrun the board.  Bytes from the board go to the connected
 // client, or wait for one (the boot banner is kept for the first client).
+//
+// When the device arms its OUT endpoint and no byte is waiting, the host
+// here holds the read until one is, as a real host NAKs; rp2040js's helper
+// would answer at once with an empty packet, the device would re-arm, and
+// the resulting interrupt storm takes about two thirds of the CPU.
 import { createServer } from 'node:net';
 import { USBCDC } from 'rp2040js';
 
@@ -24,6 +29,17 @@ export class UsbSerialBridge {
       this.connected = true;
     };
     this.cdc.onSerialData = (data) => this.fromBoard(Buffer.from(data));
+    this.heldRead = null;
+    const usb = mcu.usbCtrl;
+    const answerRead = usb.onEndpointRead;
+    this.answerRead = answerRead;
+    usb.onEndpointRead = (endpoint, size) => {
+      if (endpoint === this.cdc.outEndpoint && this.cdc.txFIFO.empty) {
+        this.heldRead = { endpoint, size };
+      } else {
+        answerRead(endpoint, size);
+      }
+    };
   }
 
   fromBoard(data) {
@@ -57,6 +73,11 @@ export class UsbSerialBridge {
       } else {
         this.toBoard[0] = head.subarray(n);
       }
+    }
+    if (this.heldRead) {
+      const { endpoint, size } = this.heldRead;
+      this.heldRead = null;
+      this.answerRead(endpoint, size);
     }
   }
 
