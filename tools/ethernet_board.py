@@ -42,7 +42,7 @@ sys.path.insert(0, os.path.join(ROOT, "host_tests", "system"))
 import board_repl  # noqa: E402
 
 RUNNER = os.path.join(ROOT, "tools", "emu", "board.mjs")
-MODELS = [os.path.join(ROOT, "tools", "emu", m) for m in ("ethernet.mjs", "flash.mjs", "reset-on-watchdog.mjs")]
+MODELS = [os.path.join(ROOT, "tools", "emu", m) for m in ("ethernet.mjs", "flash.mjs", "reset-on-watchdog.mjs", "realtime.mjs")]
 
 
 def default_image():
@@ -104,6 +104,7 @@ class EmulatedRouter:
         self.power_cuts = 0
         self.console = None
         self.auto_restart = True
+        self.console_wanted = True  # after a watchdog reset, see main.py's output
         self._lock = threading.Lock()
 
     # -- process ---------------------------------------------------------
@@ -137,14 +138,24 @@ class EmulatedRouter:
             self.events.append(event)
             if event.get("event") == "stopped" and event.get("reason") == "watchdog-reset" and self.auto_restart:
                 proc.wait()
-                had_console = self.console is not None
                 self.detach_console()
-                self.resets += 1
                 self._log("[emulator] watchdog reset: the board restarts (flash kept)")
-                self.start()
-                if had_console:
-                    self.attach_console()
+                self.boot(console=self.console_wanted)
+                self.resets += 1
                 return
+
+    def boot(self, console=True):
+        """Start the emulator; with console, also see main.py's output.
+
+        What the board prints before the emulated USB host has opened its
+        serial port is dropped by the firmware (as on a real board with no
+        terminal open yet), and how far the boot gets before that varies.
+        So main.py is run again once the console listens: ctrl-C, then a
+        soft reset (ctrl-D), as a user at a serial terminal does.  The
+        filesystem, and so the lease file, is read again from flash."""
+        self.start()
+        if console:
+            self.soft_reset()
 
     def stats(self):
         """The emulator's cycle count and simulated/wall seconds now."""
@@ -270,6 +281,12 @@ class EmulatedRouter:
         time.sleep(0.2)
         self.attach_console()
 
+    def read_file(self, path, timeout=120):
+        """A file's bytes from the board's filesystem, over the raw REPL
+        (this interrupts main.py; soft_reset() starts it again)."""
+        code = "import binascii\nwith open(%r, 'rb') as f:\n    print(binascii.hexlify(f.read()).decode())" % path
+        return bytes.fromhex(self.exec(code, timeout).strip())
+
     def url(self):
         return "socket://127.0.0.1:%d" % self.port
 
@@ -324,6 +341,8 @@ def deploy(router, config_path, timeout=900):
     resets = router.resets
     argv = ["make", "-s", "-C", ROOT, "deploy", "BOARD=ethernet", "ARCH=armv6m",
             "PORT=" + router.url(), "BOARD_CONFIG=" + os.path.abspath(config_path)]
+    if os.path.exists(os.path.join(ROOT, ".venv", "bin", "mpremote")):
+        argv += ["-o", ".venv/.done"]  # the venv is there: use it as it is
     out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
     if out.returncode != 0:
         raise RuntimeError("make deploy failed:\n%s%s" % (out.stdout[-3000:], out.stderr[-3000:]))
