@@ -365,16 +365,17 @@ def serve(a):
     router = EmulatedRouter(workdir, eth_socket=sock_path, port=a.port, echo=lambda t: print(t, flush=True))
     if a.flash:
         router.flash_file = os.path.abspath(a.flash)
+    fresh = not os.path.exists(router.flash_file)  # a new flash: install dora first
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1) or (_ for _ in ()).throw(KeyboardInterrupt))
     try:
         router.start()
         print("[emulator] W5500-EVB-Pico on %s, console %s, flash %s" % (a.iface, router.url(), router.flash_file), flush=True)
-        if a.deploy:
+        if a.deploy or fresh:
             print("[emulator] deploying dora (make deploy BOARD=ethernet ARCH=armv6m)...", flush=True)
             deploy(router, a.config)
         router.attach_console()
-        if not a.deploy:
+        if not (a.deploy or fresh):
             router.soft_reset()  # main.py again, with the console listening
         while True:
             time.sleep(1)
@@ -401,8 +402,9 @@ def main(argv=None):
     s.add_argument("--flash", help="flash image file (default: a new one in the work directory)")
     s.add_argument("--workdir")
     s.add_argument("--port", type=int, help="TCP port of the board's USB-CDC console")
-    s.add_argument("--deploy", action="store_true")
+    s.add_argument("--deploy", action="store_true", help="install dora even on a flash file that has it")
     sub.add_parser("demo")
+    sub.add_parser("bench")
     a = ap.parse_args(argv)
     why = missing()
     if why:
@@ -410,6 +412,10 @@ def main(argv=None):
         return 2
     if a.cmd == "serve":
         return serve(a)
+    if a.cmd == "bench":
+        import ethernet_bench
+
+        return ethernet_bench.main()
     import ethernet_demo
 
     return ethernet_demo.main()

@@ -81,7 +81,7 @@ class Rig:
 @pytest.fixture(scope="module")
 def rig():
     workdir = tempfile.mkdtemp(prefix="dora-ethboard-test-")
-    with Lab(stations=5) as lab:
+    with Lab(stations=15) as lab:
         r = Rig(lab, workdir)
         try:
             r.router.start()
@@ -175,11 +175,11 @@ def test_power_cuts_lose_no_acked_binding_and_clients_init_reboot(rig):
     acked = {}  # address -> client id, from the clients' own output
     lost = []
     for cut in range(cuts):
-        loop = ("for i in $(seq 1 40); do udhcpc -q -n -f -i %s -s %s -t 2 -T 2 -A 1 -x 0x3d:01c0ffee%02x"
+        loop = ("for i in $(seq 1 400); do udhcpc -q -n -f -i %s -s %s -t 2 -T 2 -A 1 -x 0x3d:01c0ffee%02x"
                 % (churn.ifname, script, cut)) + "$(printf %04x $i); done"
         proc = churn.spawn(["sh", "-c", loop])
         lines = []
-        t_cut = time.monotonic() + rng.uniform(5, 25)
+        t_cut = time.monotonic() + rng.uniform(3, 12)  # mid-churn
         threading.Thread(target=lambda: [lines.append(ln.rstrip()) for ln in proc.stdout], daemon=True).start()
         while time.monotonic() < t_cut:
             time.sleep(0.1)
@@ -214,6 +214,20 @@ def test_power_cuts_lose_no_acked_binding_and_clients_init_reboot(rig):
         c.start()
         assert c.wait_address(120), c.lines[since:]
         assert c.ip() == old, "%s: %s, was %s" % (c.name, c.ip(), old)
+
+
+def test_ten_stations_at_once(rig):
+    clients = [Udhcpc(rig.lab.station(5 + i), rig.workdir) for i in range(10)]
+    for c in clients:
+        c.start()
+    try:
+        got = [c.wait_address(180) for c in clients]
+        assert all(got), [(c.sta.name, c.lines[-4:]) for c, a in zip(clients, got) if not a]
+        ips = [a.split("/")[0] for a in got]
+        assert len(set(ips)) == 10 and all(in_pool(ip) for ip in ips), ips
+    finally:
+        for c in clients:
+            c.stop()
 
 
 def test_no_reply_is_malformed(rig):
