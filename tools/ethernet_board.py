@@ -116,6 +116,8 @@ class EmulatedRouter:
         return argv
 
     def start(self, timeout=60):
+        if self.proc is not None and self.proc.poll() is None:
+            raise board_repl.BoardError("the emulator is running already (pid %d)" % self.proc.pid)
         env = dict(os.environ, DORA_FLASH_FILE=self.flash_file)
         if self.eth_socket:
             env["DORA_ETH_SOCKET"] = self.eth_socket

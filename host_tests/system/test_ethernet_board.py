@@ -19,7 +19,6 @@ import json
 import os
 import random
 import re
-import subprocess
 import sys
 import tempfile
 import threading
@@ -160,6 +159,11 @@ def test_release_frees_the_address(rig):
     time.sleep(8)
 
 
+def collect(proc, lines):
+    for ln in proc.stdout:
+        lines.append(ln.rstrip())
+
+
 def test_power_cuts_lose_no_acked_binding_and_clients_init_reboot(rig):
     """Power cuts at random moments while a station churns through client
     ids: every binding a client was ACKed before the cut is in the lease
@@ -180,7 +184,7 @@ def test_power_cuts_lose_no_acked_binding_and_clients_init_reboot(rig):
         proc = churn.spawn(["sh", "-c", loop])
         lines = []
         t_cut = time.monotonic() + rng.uniform(3, 12)  # mid-churn
-        threading.Thread(target=lambda: [lines.append(ln.rstrip()) for ln in proc.stdout], daemon=True).start()
+        threading.Thread(target=collect, args=(proc, lines), daemon=True).start()
         while time.monotonic() < t_cut:
             time.sleep(0.1)
         rig.router.power_cut()
