@@ -363,25 +363,32 @@ def serve(a):
     workdir = a.workdir or tempfile.mkdtemp(prefix="dora-ethboard-")
     os.makedirs(workdir, exist_ok=True)
     sock_path = os.path.join(workdir, "eth.sock")
-    bridge = subprocess.Popen([sys.executable, os.path.join(ROOT, "tools", "ethbridge.py"), a.iface, sock_path])
-    router = EmulatedRouter(workdir, eth_socket=sock_path, port=a.port, echo=lambda t: print(t, flush=True))
+    forever = 30 * 24 * 3600  # until stopped (a bound all the same)
+    bridge = subprocess.Popen([sys.executable, os.path.join(ROOT, "tools", "ethbridge.py"), a.iface, sock_path,
+                               "--max-seconds", str(forever)])
+    router = EmulatedRouter(workdir, eth_socket=sock_path, port=a.port, max_wall=forever,
+                            echo=lambda t: print(t, flush=True))
     if a.flash:
         router.flash_file = os.path.abspath(a.flash)
     fresh = not os.path.exists(router.flash_file)  # a new flash: install dora first
-    stopping = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1) or (_ for _ in ()).throw(KeyboardInterrupt))
+
+    def stop(*_):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         router.start()
         print("[emulator] W5500-EVB-Pico on %s, console %s, flash %s" % (a.iface, router.url(), router.flash_file), flush=True)
         if a.deploy or fresh:
             print("[emulator] deploying dora (make deploy BOARD=ethernet ARCH=armv6m)...", flush=True)
-            deploy(router, a.config)
-        router.attach_console()
-        if not (a.deploy or fresh):
+            deploy(router, a.config)  # its reset restarts the board with the console attached
+        else:
             router.soft_reset()  # main.py again, with the console listening
         while True:
             time.sleep(1)
-            if router.proc.poll() is not None and not router.auto_restart:
+            last = router.events[-1] if router.events else {}
+            if router.proc.poll() is not None and last.get("reason") != "watchdog-reset":
+                print("[emulator] stopped: %s" % last.get("reason"), flush=True)
                 break
     except KeyboardInterrupt:
         pass

@@ -20,6 +20,7 @@ import os
 import random
 import re
 import sys
+import subprocess
 import tempfile
 import threading
 import time
@@ -240,3 +241,36 @@ def test_no_reply_is_malformed(rig):
     problems = rig.capture.problems("dhcp")
     assert replies >= 6, replies
     assert not problems, problems
+
+
+def test_serve_command_runs_the_board_on_a_named_interface():
+    """`tools/ethernet_board.py serve --iface IF` (make serve-ethernet): in
+    the foreground, bridged to an interface of the namespace it runs in, a
+    new flash gets dora installed, a client gets a lease, SIGTERM ends it."""
+    workdir = tempfile.mkdtemp(prefix="dora-ethserve-test-")
+    with Lab(stations=1) as lab:
+        ns = lab.ap.name
+
+        def ip(*args):
+            subprocess.run(("ip", "-n", ns) + args, check=True, capture_output=True, timeout=10)
+
+        ip("addr", "flush", "dev", lab.ap_ifname)
+        ip("link", "add", "bport", "type", "veth", "peer", "name", "rig0")
+        ip("link", "set", "bport", "master", lab.ap_ifname)
+        ip("link", "set", "bport", "up")
+        ip("link", "set", "rig0", "up")
+        cfg = os.path.join(workdir, "board.json")
+        with open(cfg, "w") as f:
+            json.dump(EB.board_config(lease_time=LEASE), f)
+        proc = lab.ap.spawn([sys.executable, os.path.join(ROOT, "tools", "ethernet_board.py"), "serve",
+                             "--iface", "rig0", "--config", cfg, "--workdir", workdir])
+        lines = []
+        threading.Thread(target=collect, args=(proc, lines), daemon=True).start()
+        assert wait_for(lambda: any(ln.startswith("dora: serving ") for ln in lines), 300), lines[-20:]
+        client = Udhcpc(lab.station(0), workdir)
+        client.start()
+        addr = client.wait_address(120)
+        assert addr and in_pool(addr.split("/")[0]), client.lines[-10:]
+        client.stop()
+        assert lab.stop(proc) is not None
+        assert os.path.getsize(os.path.join(workdir, "flash.bin")) == 2 * 1024 * 1024
