@@ -16,3 +16,4 @@ BENCH_ARGS ?=
 bench: venv
 	@sh tools/install_debs.sh $(BENCH_DEBS)
 	$(PY) bench/run.py $(BENCH_ARGS)
+	$(PY) tools/ethernet_board.py bench  # the emulated W5500 board (skips without the kit)
