@@ -41,11 +41,16 @@ export class EmulatedBoard {
     this.mcu.core.PC = FLASH_BASE;
     this.serial = new UsbSerialBridge(this.mcu);
     this.addPeripheral(CYCLE_COUNTER_BASE, new CycleCounter(this.mcu));
-    // A real chip resets when its watchdog runs out; here it is counted, so
-    // a test can tell that the firmware kept feeding it.
+    // A real chip resets when its watchdog runs out; here it is counted and
+    // the watchdog stopped (left running, rp2040js would fire it again on
+    // every tick), so a test can tell whether the firmware kept feeding it.
     this.watchdogTriggers = 0;
-    this.mcu.peripherals[0x40058].onWatchdogTrigger = () => {
+    const watchdog = this.mcu.peripherals[0x40058];
+    watchdog.onWatchdogTrigger = () => {
       this.watchdogTriggers++;
+      watchdog.enable = false;
+      watchdog.timer.enable = false;
+      watchdog.alarm.enable = false;
     };
     this.running = false;
     this.stopReason = null;
