@@ -8,6 +8,9 @@
 #   make bench                      the whole run
 #   make bench BENCH_ARGS=--quick   shorter speed steps
 #   make bench BENCH_ARGS="--only memory,profile"
+#
+# Then bench/board.py: the figures on the emulated Pico W (mk/emu.mk); one
+# line and no figures when the kit's image or bootrom is missing.
 
 BENCH_DEBS ?= iproute2 strace dnsmasq-base udhcpd kea-dhcp4-server kea-admin
 BENCH_ARGS ?=
@@ -16,3 +19,4 @@ BENCH_ARGS ?=
 bench: venv
 	@sh tools/install_debs.sh $(BENCH_DEBS)
 	$(PY) bench/run.py $(BENCH_ARGS)
+	RP2040_BOOTROM=$(EMU_BOOTROM) $(PY) bench/board.py

@@ -40,7 +40,7 @@ endif
 
 board-figures:
 ifeq ($(EMU_MISSING),)
-	$(EMU_ENV) $(PY) bench/board.py
+	RP2040_BOOTROM=$(EMU_BOOTROM) PICOW_IMAGE=$(EMU_IMAGE) KIT_MPY_CROSS=$(EMU_MPY_CROSS) $(PY) bench/board.py
 else
 	@echo "board-figures: skipped, needs $(EMU_NEEDS); missing: $(EMU_MISSING)"
 endif
