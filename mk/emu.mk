@@ -32,7 +32,7 @@ endif
 
 board-shell:
 ifeq ($(EMU_MISSING),)
-	@node $(EMU_RUNNER) --image $(EMU_IMAGE) --bootrom $(EMU_BOOTROM) --port $(EMU_PORT) --max-wall 3600 < /dev/null & \
+	@node $(EMU_RUNNER) --image $(EMU_IMAGE) --bootrom $(EMU_BOOTROM) --port $(EMU_PORT) --max-wall 3600 --no-control & \
 	  pid=$$!; sleep 2; $(VENV)/bin/mpremote connect socket://127.0.0.1:$(EMU_PORT) repl; kill $$pid
 else
 	@echo "board-shell: needs $(EMU_NEEDS); missing: $(EMU_MISSING)"
