@@ -6,7 +6,8 @@
 #   1      kind       KEY_NONE, KEY_MAC (chaddr), KEY_CLIENT_ID (digest of option 61)
 #   2..9   key        the MAC (6 bytes + 2 zero) or an 8-byte digest of the client id
 #   10..13 time       big-endian seconds since boot: expiry for OFFERED, BOUND
-#                     and DECLINED; the moment it became free for FREE (LRU)
+#                     and DECLINED; the moment it became free for FREE (LRU).
+#                     Never above FOREVER (top byte <= 0x3F): see "Time" below
 #   14     flags      FLAG_STATIC (reserved by configuration), FLAG_OWN (server)
 #   15     spare
 #
@@ -16,6 +17,14 @@
 # Expiry is applied lazily: state(slot, now) reports an expired OFFERED,
 # BOUND or DECLINED record as FREE and rewrites it so.  Nothing here reads a
 # clock, does I/O or allocates after construction.
+#
+# Time (docs/time.md): every time here is a small int on a 32-bit board,
+# 0..FOREVER (2**30 - 1).  An expiry at or past FOREVER is stored as FOREVER,
+# which never comes: the clock (dora.compat.Clock) stops one second short of
+# it.  later() adds a span to a time without leaving that range, and a time
+# field read back is capped at FOREVER whatever its bytes hold, so neither
+# Python (heap ints from 2**30) nor viper (machine ints, negative from 2**31
+# on a 32-bit build) ever sees a larger value.
 
 from .compat import const, micropython, ptr8
 
@@ -42,6 +51,14 @@ _TIME = const(10)
 _FLAGS = const(14)
 
 
+def later(now, span):
+    """now + span, or FOREVER when that would reach it; both arguments in
+    0..FOREVER, so nothing computed here is ever a heap int."""
+    if span >= FOREVER - now:
+        return FOREVER
+    return now + span
+
+
 class LeaseTable:
     def __init__(self, capacity):
         self.capacity = capacity
@@ -57,6 +74,8 @@ class LeaseTable:
     def time(self, slot):
         r = self.recs
         i = slot * RECORD + _TIME
+        if r[i] > 0x3F:  # past FOREVER: not written by set_time, read as it
+            return FOREVER
         return (r[i] << 24) | (r[i + 1] << 16) | (r[i + 2] << 8) | r[i + 3]
 
     def set_time(self, slot, t):
@@ -138,6 +157,8 @@ class LeaseTable:
         never used first), or -1 when the pool is exhausted.  Applies lazy
         expiry on the way, as state() does.  It runs for every new client:
         see _least_recently_used."""
+        if now > FOREVER:  # no clock gets there; a caller's value is capped
+            now = FOREVER
         return _least_recently_used(self.recs, self.capacity, now)
 
     def count(self, state, now):
@@ -196,7 +217,11 @@ def _least_recently_used(recs, capacity, now) -> int:
     slot = 0
     while slot < n:
         if r[i + _FLAGS] == 0:  # not reserved
-            t = (int(r[i + _TIME]) << 24) | (int(r[i + _TIME + 1]) << 16) | (int(r[i + _TIME + 2]) << 8) | int(r[i + _TIME + 3])
+            t = int(r[i + _TIME])
+            if t > 0x3F:  # past FOREVER; << 24 would turn it negative on 32 bits
+                t = FOREVER
+            else:
+                t = (t << 24) | (int(r[i + _TIME + 1]) << 16) | (int(r[i + _TIME + 2]) << 8) | int(r[i + _TIME + 3])
             if r[i] != FREE and t <= t_now:
                 r[i] = FREE  # expired: free since t (lazy expiry, as state())
             if r[i] == FREE:

@@ -117,11 +117,15 @@ class Server:
         lease = config.lease_time
         self.forever = lease == 0xFFFFFFFF
         self.lease = lease
+        # The lease as the table counts it: a small int even on a 32-bit
+        # board; a lease reaching FOREVER lasts "until the clock stops"
+        # there (docs/time.md), while the reply still states `lease`.
+        self.span = L.FOREVER if self.forever or lease >= L.FOREVER else lease
         # T1/T2 (RFC 2131 4.4.5) as 4 bytes each: lease/2 and 7/8 of it.
         self.t1 = bytes(_u32(lease // 2 if not self.forever else lease))
         self.t2 = bytes(_u32(lease - lease // 8 if not self.forever else lease))
         self.t_lease = bytes(_u32(lease))
-        self.lease_seconds = L.FOREVER if self.forever else lease
+        self.lease_seconds = self.span
         self.reserve()
 
     def reserve(self):
@@ -213,17 +217,15 @@ class Server:
         if not self.ranged:
             return t.least_recently_used(now)
         best = -1
-        best_time = L.FOREVER + 1
+        best_time = 0  # of best, when best >= 0
         for slot in range(t.capacity):
             if t.reserved(slot) or not self.may_use(slot) or t.state(slot, now) != L.FREE:
                 continue
-            tm = t.time(slot)
             if t.kind(slot) == L.KEY_NONE:
-                tm = -1
-            if tm < best_time:
+                return slot  # never used, or its affinity was dropped
+            tm = t.time(slot)
+            if best < 0 or tm < best_time:
                 best, best_time = slot, tm
-                if tm < 0:
-                    break
         return best
 
     # -- entry point ----------------------------------------------------------
@@ -234,6 +236,8 @@ class Server:
         self.event_slot = -1
         self.dest = 0
         self.rapid = False
+        if now >= L.FOREVER:  # dora's Clock stops short of it; any other is capped
+            now = L.FOREVER - 1
         msg = self.msg
         if not msg.parse(buf, n):
             self.stats.malformed += 1
@@ -313,7 +317,7 @@ class Server:
             return self._bind(slot, now, out)
         if not (t.state(slot, now) == L.BOUND and self._mine(slot)):
             self._claim(slot, now)
-            t.set(slot, L.OFFERED, self.kind, self.key, now + self.cfg.offer_hold)
+            t.set(slot, L.OFFERED, self.kind, self.key, L.later(now, self.cfg.offer_hold))
         self.stats.offers += 1
         return self._reply(D.OFFER, slot, out, EV_OFFER)
 
@@ -407,7 +411,7 @@ class Server:
         changed = not (t.state(slot, now) == L.BOUND and self._mine(slot))
         if changed:
             self._claim(slot, now)
-        t.set(slot, L.BOUND, self.kind, self.key, L.FOREVER if self.forever else now + self.lease)
+        t.set(slot, L.BOUND, self.kind, self.key, L.later(now, self.span))
         names = self.names
         if names is not None:
             if changed:
@@ -454,7 +458,7 @@ class Server:
             return self._ignore()
         hold = self.cfg.decline_hold
         t.forget(slot, now)
-        t.set_state(slot, L.DECLINED, now + hold)
+        t.set_state(slot, L.DECLINED, L.later(now, hold))
         if self.store:
             self.store.note(slot, hold)
         self.stats.declines += 1
