@@ -9,7 +9,9 @@
 #                     and DECLINED; the moment it became free for FREE (LRU).
 #                     Never above FOREVER (top byte <= 0x3F): see "Time" below
 #   14     flags      FLAG_STATIC (reserved by configuration), FLAG_OWN (server)
-#   15     spare
+#   15     dropped    1 once forget() took its holder off on purpose (revoked,
+#                     given up by a client that moved, declined); 0 again when
+#                     set() keys it.  RAM only: not in the lease file
 #
 # A FREE record keeps its key: that is the client's affinity to its previous
 # address, honoured while nobody else has taken the slot.
@@ -49,6 +51,7 @@ FOREVER = const(0x3FFFFFFF)  # largest small int on 32-bit boards: "never"
 
 _TIME = const(10)
 _FLAGS = const(14)
+_DROPPED = const(15)
 
 
 def later(now, span):
@@ -94,6 +97,11 @@ class LeaseTable:
     def set_flags(self, slot, flags):
         self.recs[slot * RECORD + _FLAGS] = flags
 
+    def dropped(self, slot):
+        """Its holder was taken off on purpose (forget) since it was last
+        keyed: a client we do not know asking for it is refused."""
+        return self.recs[slot * RECORD + _DROPPED] != 0
+
     def reserved(self, slot):
         """Never handed out dynamically (static reservation or the server)."""
         return self.recs[slot * RECORD + _FLAGS] != 0
@@ -137,18 +145,25 @@ class LeaseTable:
         r[i + 1] = kind
         for j in range(KEY_LEN):
             r[i + 2 + j] = key[j]
+        r[i + _DROPPED] = 0
         self.set_time(slot, t)
 
     def set_state(self, slot, state, t):
         self.recs[slot * RECORD] = state
         self.set_time(slot, t)
 
+    def drop_key(self, slot):
+        """Keyless (the state and time stay): before the slot is keyed anew."""
+        self.recs[slot * RECORD + 1] = KEY_NONE
+
     def forget(self, slot, t):
-        """FREE without affinity (e.g. after a DECLINE quarantine)."""
+        """FREE without affinity, marked dropped (a revoked lease, the old
+        slot of a client that moved, a declined address)."""
         r = self.recs
         i = slot * RECORD
         for j in range(KEY_LEN + 2):
             r[i + j] = 0
+        r[i + _DROPPED] = 1
         self.set_time(slot, t)
 
     # -- allocation -------------------------------------------------------
