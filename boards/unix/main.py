@@ -9,7 +9,7 @@
 
 import sys
 
-from dora import config, runner
+from dora import compat, config, runner
 
 
 def start(argv):
@@ -21,7 +21,11 @@ def start(argv):
     except config.ConfigError as e:
         print("dora: bad config: %s" % e)
         sys.exit(2)
-    runner.main(cfgs)
+    try:
+        runner.main(cfgs)
+    except compat.PortInUse as e:  # a second dora (or another DHCP server)
+        print("dora: %s" % e)
+        sys.exit(1)
 
 
 start(sys.argv)
