@@ -46,3 +46,33 @@ def test_least_recently_used_order_expiry_and_reservations():
     big = L.LeaseTable(253)
     big.set(0, L.BOUND, L.KEY_MAC, mac_key(0), L.FOREVER)
     assert big.least_recently_used(L.FOREVER - 1) == 1
+
+
+def test_time_bytes_past_forever_read_as_forever_in_both_scans():
+    # A viper int is a machine word: on a 32-bit build a time whose top byte
+    # is 0x80 or more would read as negative (a bound lease expired, a slot
+    # freed "before time began").  Both scans, and time(), read it as FOREVER.
+    t = L.LeaseTable(4)
+    for slot in range(4):
+        t.set(slot, L.FREE, L.KEY_MAC, mac_key(slot), 100 + slot)
+    for slot, b0 in ((0, 0x80), (1, 0xFF), (2, 0x40)):
+        t.recs[slot * L.RECORD + 10] = b0
+    t.set_state(3, L.BOUND, 500)
+    t.recs[3 * L.RECORD + 10] = 0xC0  # bound "past FOREVER"
+    assert [t.time(s) for s in range(4)] == [L.FOREVER] * 4
+    assert t.least_recently_used(1000) == 0  # the first of three equal ones
+    assert t.state(3, L.FOREVER - 1) == L.BOUND and t.raw_state(3) == L.BOUND
+    t.set_time(0, 99)
+    assert t.least_recently_used(1000) == 0 and t.least_recently_used(2**30 + 7) == 0
+
+
+def test_forget_marks_a_slot_dropped_until_it_is_keyed_again():
+    t = L.LeaseTable(2)
+    assert not t.dropped(0)
+    t.set(0, L.BOUND, L.KEY_MAC, mac_key(1), 100)
+    t.forget(0, 50)
+    assert t.dropped(0) and t.raw_state(0) == L.FREE and t.kind(0) == L.KEY_NONE
+    t.set_state(0, L.DECLINED, 60)  # a quarantine keeps the mark
+    assert t.dropped(0)
+    t.set(0, L.OFFERED, L.KEY_MAC, mac_key(2), 70)
+    assert not t.dropped(0)
