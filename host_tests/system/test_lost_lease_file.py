@@ -60,3 +60,32 @@ def test_a_lost_lease_file_renumbers_no_station(need, tmp_path):
     assert not naks, naks
     assert not renumbered, renumbered
     assert granted, "not every station was granted its address: %s" % dora.lines[mark:]
+
+
+def test_a_station_that_starts_sending_a_client_id_keeps_its_address(need, tmp_path):
+    # First a client keyed by chaddr (dhclient sends no option 61), then, on
+    # the same interface, dhcpcd with an RFC 4361 client id (IAID + DUID), as
+    # a boot loader and then the OS would: the same address, one lease.
+    need("dhclient", "dhcpcd")
+    work = str(tmp_path)
+    with Lab(stations=2) as lab:
+        dora = Dora(lab, work, capture=False, lease_time=120).start()
+        other = CLIENTS["udhcpc"](lab.station(1), work)
+        other.start()
+        assert other.wait_address(30)
+        first = CLIENTS["dhclient"](lab.station(0), work)
+        first.start()
+        x = ip_of(first.wait_address(30))
+        assert x, first.lines[-5:]
+        first.stop()  # no RELEASE: the boot loader hands over
+        lab.station(0).flush()
+        mark = dora.mark()
+        second = CLIENTS["dhcpcd"](lab.station(0), work)
+        second.start()
+        y = ip_of(second.wait_address(30))
+        bound = [r for r in dora.stored_leases() if r[2] == "bound"]
+        second.stop()
+        other.stop()
+        dora.stop()
+    assert y == x, "dhcpcd got %s, dhclient had %s: %s" % (y, x, dora.lines[mark:])
+    assert [r[0] for r in bound].count(x) == 1 and len(bound) == 2, bound
