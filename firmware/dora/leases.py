@@ -10,8 +10,8 @@
 #                     Never above FOREVER (top byte <= 0x3F): see "Time" below
 #   14     flags      FLAG_STATIC (reserved by configuration), FLAG_OWN (server)
 #   15     dropped    1 once forget() took its holder off on purpose (revoked,
-#                     given up by a client that moved, declined); 0 again when
-#                     set() keys it.  RAM only: not in the lease file
+#                     declined); 0 again when set() keys it.  RAM only: not in
+#                     the lease file
 #
 # A FREE record keeps its key: that is the client's affinity to its previous
 # address, honoured while nobody else has taken the slot.
@@ -156,14 +156,15 @@ class LeaseTable:
         """Keyless (the state and time stay): before the slot is keyed anew."""
         self.recs[slot * RECORD + 1] = KEY_NONE
 
-    def forget(self, slot, t):
-        """FREE without affinity, marked dropped (a revoked lease, the old
-        slot of a client that moved, a declined address)."""
+    def forget(self, slot, t, drop=True):
+        """FREE without affinity; marked dropped (a revoked lease, a declined
+        address) unless `drop` is False (the old slot of a client that moved:
+        simply free)."""
         r = self.recs
         i = slot * RECORD
         for j in range(KEY_LEN + 2):
             r[i + j] = 0
-        r[i + _DROPPED] = 1
+        r[i + _DROPPED] = 1 if drop else 0
         self.set_time(slot, t)
 
     # -- allocation -------------------------------------------------------

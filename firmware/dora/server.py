@@ -383,7 +383,7 @@ class Server:
         t.drop_key(slot)  # the caller keys it next: find() must see the others only
         other = t.find(self.kind, self.key)
         while other >= 0:
-            t.forget(other, now)
+            t.forget(other, now, False)
             if self.store:
                 self.store.note(other, 0)
             other = t.find(self.kind, self.key)
@@ -445,7 +445,7 @@ class Server:
         if s == L.FREE and (fixed == slot or (not t.reserved(slot) and not t.dropped(slot) and self.may_use(slot))):
             # Unknown to us but free: grant it when we are the network's
             # authority, stay silent otherwise (RFC 2131 4.3.2).  Not an
-            # address taken off its holder on purpose (revoked, given up).
+            # address taken off its holder on purpose (revoked, declined).
             return self._bind(slot, now, out) if self.cfg.authoritative else self._ignore()
         return self._nak(out)
 

@@ -76,3 +76,5 @@ def test_forget_marks_a_slot_dropped_until_it_is_keyed_again():
     assert t.dropped(0)
     t.set(0, L.OFFERED, L.KEY_MAC, mac_key(2), 70)
     assert not t.dropped(0)
+    t.forget(0, 80, False)  # simply free
+    assert not t.dropped(0) and t.kind(0) == L.KEY_NONE
