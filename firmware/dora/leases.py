@@ -232,11 +232,15 @@ def _least_recently_used(recs, capacity, now) -> int:
     slot = 0
     while slot < n:
         if r[i + _FLAGS] == 0:  # not reserved
-            t = int(r[i + _TIME])
-            if t > 0x3F:  # past FOREVER; << 24 would turn it negative on 32 bits
-                t = FOREVER
+            hi = int(r[i + _TIME])
+            lo = 0xFF
+            if hi > 0x3F:  # past FOREVER (<< 24 would turn it negative on 32 bits): read FOREVER
+                hi = 0x3F
             else:
-                t = (t << 24) | (int(r[i + _TIME + 1]) << 16) | (int(r[i + _TIME + 2]) << 8) | int(r[i + _TIME + 3])
+                lo = 0
+            # Built from bytes, with no 32-bit literal: armv6m loads one from
+            # next to the code, which frozen code does not keep word-aligned.
+            t = (hi << 24) | ((int(r[i + _TIME + 1]) | lo) << 16) | ((int(r[i + _TIME + 2]) | lo) << 8) | (int(r[i + _TIME + 3]) | lo)
             if r[i] != FREE and t <= t_now:
                 r[i] = FREE  # expired: free since t (lazy expiry, as state())
             if r[i] == FREE:

@@ -19,6 +19,23 @@ NOWS = (2**30 - 10, 2**30 - 2, L.FOREVER - 3600, 5)
 CLASSES = [{"name": "iot", "mac_prefix": "02:00:00:00:01", "pool_start": "192.168.4.20", "pool_end": "192.168.4.22"}]
 
 
+def server(**over):
+    """A server with a lease file (the store's note() is on the packet path)."""
+    return make_server(util.tmp_path("leases.dat"), **over)
+
+
+def done(s):
+    """Close and delete its lease file: the board's RAM disk is small."""
+    import os
+
+    s.store.close()
+    for suffix in ("", ".tmp"):
+        try:
+            os.remove(s.store.path + suffix)
+        except OSError:
+            pass
+
+
 def run(fn):
     """fn() under heap_lock on MicroPython, plainly on CPython."""
     return util.locked(fn) if util.MICROPYTHON else fn()
@@ -63,7 +80,7 @@ def test_every_message_kind_with_large_leases_near_2_to_the_30():
     for lease in LEASES:
         for now in NOWS:
             for classes in ([], CLASSES):
-                s = make_server(util.tmp_path("leases.dat"), lease_time=lease, classes=classes)
+                s = server(lease_time=lease, classes=classes)
                 got = _every_kind(s, now)
                 want = bytes((2, 5, 5, 5, 5, 2, 5, 5, 0, 0, 2, 2, 6, 2, 5))
                 assert got == want, (lease, now, classes, got)
@@ -77,12 +94,13 @@ def test_every_message_kind_with_large_leases_near_2_to_the_30():
                 if lease >= L.FOREVER:
                     assert t.time(slot) == L.FOREVER
                 s.store.commit(now)
+                done(s)
 
 
 def test_uptime_past_2_to_the_30_is_capped_and_binds():
     # No dora clock gets there; a caller that passes such a `now` (a heap
     # int on 32 bits, made before the lock) still gets a bound lease.
-    s = make_server(util.tmp_path("leases.dat"), classes=CLASSES)
+    s = server(classes=CLASSES)
     now = 2**30 + 5
     d = P.request(1, P.mac(1))
     r = P.request(3, P.mac(1), options=[(54, s.sid), (50, P.ip("192.168.4.16"))])
@@ -97,6 +115,7 @@ def test_uptime_past_2_to_the_30_is_capped_and_binds():
     slot = s.slot_of(P.ip("192.168.4.16"), 0)
     assert s.table.state(slot, L.FOREVER - 1) == L.BOUND
     assert s.table.time(slot) == L.FOREVER
+    done(s)
 
 
 def _top_bit_table(s):
@@ -117,7 +136,7 @@ def _top_bit_table(s):
 
 def test_time_bytes_with_the_top_bit_set_read_as_forever():
     for classes in ([], CLASSES):
-        s = make_server(util.tmp_path("leases.dat"), classes=classes)
+        s = server(classes=classes)
         _top_bit_table(s)
         t = s.table
         d = P.request(1, P.mac(9))
@@ -140,6 +159,7 @@ def test_time_bytes_with_the_top_bit_set_read_as_forever():
         assert t0 == L.FOREVER and s0 == L.BOUND and s3 == L.OFFERED
         assert n and P.yiaddr(out) == "192.168.4.18", P.yiaddr(out)
         assert t.least_recently_used(now) == 1  # .18 is offered now: then slot 1
+        done(s)
 
 
 def test_later_stays_below_2_to_the_30():
@@ -163,13 +183,14 @@ def test_clock_stops_short_of_forever_without_allocating():
     assert c.now() == compat.CLOCK_END
     assert compat.CLOCK_END == L.FOREVER - 1
     # At the clock's end a lease of any length is bound "until FOREVER".
-    s = make_server(util.tmp_path("leases.dat"), lease_time=600)
+    s = server(lease_time=600)
     cl = P.request(1, P.mac(1))
     out = bytearray(576)
     s.handle(cl, len(cl), c.now(), out)
     r = P.request(3, P.mac(1), options=[(54, s.sid), (50, P.ip(P.yiaddr(out)))])
     assert s.handle(r, len(r), c.now(), out) and out[242] == 5
     assert s.table.state(0, c.now()) == L.BOUND and s.table.time(0) == L.FOREVER
+    done(s)
 
 
 def _ms_ago(ms):
