@@ -243,6 +243,12 @@ def test_bad_board_config_names_the_field(fakes):
     dora_board.check({"lan": {"type": "LAN8720", "address": "10.0.0.1"}, "watchdog_ms": 9000}, "ethernet")
 
 
+@pytest.mark.parametrize("board,kind", [("esp32", "esp32"), ("rp2040", "rp2"), ("ethernet", "ethernet")])
+def test_shipped_board_configs_pass_their_check(fakes, board, kind):
+    _, _, _, dora_board = fakes
+    dora_board.check(dora_board.load(os.path.join(ROOT, "boards", board, "board.json")), kind)
+
+
 # -- the fakes refuse what each driver refuses -----------------------------------------
 #
 # One row per rejection: (port, code, exception, message).  Each row runs in
