@@ -258,6 +258,8 @@ def test_shipped_board_configs_pass_their_check(fakes, board, kind):
 AP = "ap = network.WLAN(network.AP_IF)\n"
 STA = "sta = network.WLAN(network.STA_IF)\n"
 SPI0 = "spi = machine.SPI(0)\n"
+LAN_PINS = "mdc=machine.Pin(23), mdio=machine.Pin(18), "
+SET_10 = "ap.ifconfig(('10.1.1.1', '255.255.255.0', '10.1.1.1', '0.0.0.0'))\n"
 ESP_LAN = "lan = network.LAN(mdc=machine.Pin(23), mdio=machine.Pin(18), phy_type=network.PHY_LAN8720, phy_addr=1)\n"
 
 REJECTIONS = [
@@ -343,9 +345,9 @@ REJECTIONS = [
     ("esp32", STA + "sta.status('channel')", "ValueError", "unknown status param"),
     ("esp32", STA + "sta.connect(ssid='up')", "TypeError", ""),
     # esp32, network_lan.c get_lan / lan_config
-    ("esp32", "network.LAN(mdc=machine.Pin(23), mdio=machine.Pin(18), phy_type=1)", "TypeError", ""),
-    ("esp32", "network.LAN(mdc=machine.Pin(23), mdio=machine.Pin(18), phy_type=1, phy_addr=32)", "ValueError", "invalid phy address"),
-    ("esp32", "network.LAN(mdc=machine.Pin(23), mdio=machine.Pin(18), phy_type=99, phy_addr=1)", "ValueError", "invalid phy type"),
+    ("esp32", "network.LAN(" + LAN_PINS + "phy_type=1)", "TypeError", ""),
+    ("esp32", "network.LAN(" + LAN_PINS + "phy_type=1, phy_addr=32)", "ValueError", "invalid phy address"),
+    ("esp32", "network.LAN(" + LAN_PINS + "phy_type=99, phy_addr=1)", "ValueError", "invalid phy type"),
     ("esp32", "network.LAN(phy_type=1, phy_addr=1)", "ValueError", "mdc and mdio must be specified"),
     ("esp32", "network.LAN(1, mdc=23, mdio=18, phy_type=1, phy_addr=1)", "ValueError", "invalid LAN interface identifier"),
     ("esp32", "network.LAN(mdc=24, mdio=18, phy_type=1, phy_addr=1)", "ValueError", "invalid pin"),
@@ -365,19 +367,16 @@ REJECTIONS = [
 BEHAVIOURS = [
     # cyw43: a config key that needs the radio cycled, set on an active AP,
     # puts the default address back and restarts the driver's DHCP server.
-    ("rp2", AP + "ap.config(ssid='a')\nap.active(True)\nap.ifconfig(('10.1.1.1', '255.255.255.0', '10.1.1.1', '0.0.0.0'))\n"
-     "network.stop_builtin_dhcp()\nap.config(ssid='b')\nresult = (ap.ifconfig()[0], network.held_ports())",
-     ("192.168.4.1", [67])),
+    ("rp2", AP + "ap.config(ssid='a')\nap.active(True)\n" + SET_10 + "network.stop_builtin_dhcp()\n"
+     "ap.config(ssid='b')\nresult = (ap.ifconfig()[0], network.held_ports())", ("192.168.4.1", [67])),
     # cyw43: the AP's DHCP server starts with the interface, an address change keeps it stopped.
-    ("rp2", AP + "ap.active(True)\nnetwork.stop_builtin_dhcp()\nap.ifconfig(('10.1.1.1', '255.255.255.0', '10.1.1.1', '0.0.0.0'))\n"
-     "result = network.held_ports()", []),
+    ("rp2", AP + "ap.active(True)\nnetwork.stop_builtin_dhcp()\n" + SET_10 + "result = network.held_ports()", []),
     # lwIP ipconfig: addr4 takes effect only as the call's first keyword.
     # (MicroPython does not keep a **kw dict in call order: CPython only.)
-    ("rp2", AP + "ap.active(True)\nap.ipconfig(gw4='10.0.0.1', addr4=('10.0.0.2', '255.0.0.0'))\nresult = ap.ipconfig('addr4')",
-     ("192.168.4.1", "255.255.255.0"), "keyword order"),
+    ("rp2", AP + "ap.active(True)\nap.ipconfig(gw4='10.0.0.1', addr4=('10.0.0.2', '255.0.0.0'))\n"
+     "result = ap.ipconfig('addr4')", ("192.168.4.1", "255.255.255.0"), "keyword order"),
     # ESP32: every AP address change restarts ESP-IDF's DHCP server.
-    ("esp32", AP + "ap.active(True)\nnetwork.stop_builtin_dhcp()\nap.ifconfig(('10.1.1.1', '255.255.255.0', '10.1.1.1', '0.0.0.0'))\n"
-     "result = network.held_ports()", [67]),
+    ("esp32", AP + "ap.active(True)\nnetwork.stop_builtin_dhcp()\n" + SET_10 + "result = network.held_ports()", [67]),
     # ESP32: the AP's lwIP name exists once the AP has started.
     ("esp32", AP + "a = ap.config('ifname')\nap.active(True)\nresult = (a, ap.config('ifname'))", (None, "ap1")),
     # ESP32: ipconfig(dhcp4=False) before the STA connected leaves the client to start later; ifconfig stops it.

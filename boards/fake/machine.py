@@ -17,7 +17,7 @@ RP2_WDT_MAX_MS = 8388  # 0xffffff / 2 / 1000: the RP2040 counter at 2 ticks per 
 
 # Pin numbers the port's pin table holds.
 _RP2_GPIOS = 30
-_ESP32_GPIOS = tuple(range(0, 24)) + (25, 26, 27) + tuple(range(32, 40))
+_ESP32_GPIOS = tuple(range(24)) + (25, 26, 27) + tuple(range(32, 40))
 _ESP32_FIRST_INPUT_ONLY = 34
 # Named pins of the rp2 images (board names, then CPU names; the Pico W's
 # LED and WL_GPIOn are on the radio chip: "external" pins).
