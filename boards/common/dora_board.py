@@ -42,6 +42,7 @@ from dora import config as C
 
 BOARD_CONFIG = "/board.json"
 MAX_FAILURES = 3  # serving crashes in a row before machine.reset()
+ESP32_IFNAME_MAX = 5  # lwIP's NETIF_NAMESIZE (6) less the terminating NUL
 RP2_WDT_MAX_MS = 8388  # the RP2040 watchdog's longest timeout (ports/rp2/machine_wdt.c)
 
 _AP_DEFAULTS = {
@@ -143,6 +144,11 @@ def check(board, kind):
     if not isinstance(wd, int) or isinstance(wd, bool) or not (wd == 0 or 1000 <= wd <= wd_max):
         _fail("watchdog_ms", "expected 0 (off) or 1000 to %d on this board" % wd_max)
     out["watchdog_ms"] = wd
+    iface = (board.get("dora") or {}).get("interface")
+    if port_of(kind, board) == "esp32" and isinstance(iface, str) and len(iface) > ESP32_IFNAME_MAX:
+        # The ESP32's setsockopt(SO_BINDTODEVICE) copies the name into a
+        # 6-byte buffer without checking its length (ports/esp32/modsocket.c).
+        _fail("interface", "an ESP32 interface name has at most %d characters" % ESP32_IFNAME_MAX)
     # The server's own config is checked now too, so a typo stops the board
     # at start-up with the field's name, before anything is brought up.
     C.parse(server_config(out, kind, None))
