@@ -233,6 +233,9 @@ def test_bad_board_config_names_the_field(fakes):
         # The RP2040's watchdog counts to 8388 ms at most.
         ({"watchdog_ms": 9000}, "rp2", "watchdog_ms:"),
         ({"lan": {"type": "W5500", "address": "10.0.0.1"}, "watchdog_ms": 9000}, "ethernet", "watchdog_ms:"),
+        # rp2 has no SO_BINDTODEVICE (a warning, no error, on the board).
+        ({"dora": {"interface": "wl1"}}, "rp2", "interface:"),
+        ({"lan": {"type": "W5500", "address": "10.0.0.1"}, "dora": {"interface": "e0"}}, "ethernet", "interface:"),
         # The ESP32 copies an interface name into 6 bytes unchecked.
         ({"dora": {"interface": "veth-long"}}, "esp32", "interface:"),
         ({"lan": {"type": "LAN8720", "address": "10.0.0.1"}, "dora": {"interface": "eth-long"}}, "ethernet", "interface:"),

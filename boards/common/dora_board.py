@@ -145,6 +145,10 @@ def check(board, kind):
         _fail("watchdog_ms", "expected 0 (off) or 1000 to %d on this board" % wd_max)
     out["watchdog_ms"] = wd
     iface = (board.get("dora") or {}).get("interface")
+    if port_of(kind, board) == "rp2" and iface:
+        # rp2's lwIP sockets have no SO_BINDTODEVICE: setsockopt() only
+        # prints a warning (extmod/modlwip.c), and dora would not be bound.
+        _fail("interface", "the rp2 port cannot tie a socket to an interface; remove it")
     if port_of(kind, board) == "esp32" and isinstance(iface, str) and len(iface) > ESP32_IFNAME_MAX:
         # The ESP32's setsockopt(SO_BINDTODEVICE) copies the name into a
         # 6-byte buffer without checking its length (ports/esp32/modsocket.c).
