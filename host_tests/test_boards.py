@@ -249,6 +249,19 @@ def test_bad_board_config_names_the_field(fakes):
     dora_board.check({"lan": {"type": "LAN8720", "address": "10.0.0.1"}, "watchdog_ms": 9000}, "ethernet")
 
 
+@pytest.mark.parametrize("port,led", [("esp32", "LED"), ("esp32", 34), ("rp2", "GP40"), ("rp2", 2.5)])
+def test_an_led_the_board_lacks_is_a_config_error(fakes, tmp_path, port, led):
+    network, machine, hook, dora_board = fakes
+    machine.use(port)
+    b = board_config(port, tmp_path, free_port(), interface=None)
+    b["led"] = led
+    with pytest.raises(dora_board.BoardError) as e:
+        dora_board.run(network, machine, hook, port, board=b, log=lambda line: None, rounds=1)
+    assert str(e.value).startswith("led: this board has no output pin")
+    assert "dora.bind" not in names(network.CALLS)
+    assert "WDT" not in names(network.CALLS)  # no watchdog left running to reset the board
+
+
 @pytest.mark.parametrize("board,kind", [("esp32", "esp32"), ("rp2040", "rp2"), ("ethernet", "ethernet")])
 def test_shipped_board_configs_pass_their_check(fakes, board, kind):
     _, _, _, dora_board = fakes

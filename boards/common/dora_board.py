@@ -256,6 +256,17 @@ def start_lan(network, machine, board, log):
     return lan
 
 
+def _led(machine, pin):
+    """The LED pin as an output; a pin the board does not have is a config
+    error naming the field (pin names and numbers differ per port)."""
+    if pin is None or pin is False:
+        return None
+    try:
+        return machine.Pin(pin, machine.Pin.OUT)
+    except (ValueError, TypeError) as e:
+        _fail("led", "this board has no output pin %r (%s)" % (pin, e))
+
+
 def stop_builtin_dhcp(hook, log):
     if hook is None:
         return
@@ -337,8 +348,8 @@ def run(network, machine, hook, kind, board=None, log=print, rounds=None):
     started again; after MAX_FAILURES in a row the board resets (the
     watchdog would reset it anyway if the event loop itself hung)."""
     board = check(board if board is not None else load(), kind)
+    led = _led(machine, board.get("led"))  # before the watchdog: a config error must not reset-loop
     wdt = machine.WDT(timeout=board["watchdog_ms"]) if board["watchdog_ms"] else None
-    led = machine.Pin(board["led"], machine.Pin.OUT) if board.get("led") else None
     if kind == "ethernet":
         lan_if = start_lan(network, machine, board, log)
     else:

@@ -6,4 +6,7 @@ import dora_board
 import machine
 import network
 
-dora_board.run(network, machine, None, "ethernet")
+try:
+    dora_board.run(network, machine, None, "ethernet")
+except dora_board.BoardError as e:  # a config error: say which field, no traceback
+    print("dora: bad board config:", e)

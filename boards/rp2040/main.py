@@ -6,4 +6,7 @@ import dora_hook
 import machine
 import network
 
-dora_board.run(network, machine, dora_hook, "rp2")
+try:
+    dora_board.run(network, machine, dora_hook, "rp2")
+except dora_board.BoardError as e:  # a config error: say which field, no traceback
+    print("dora: bad board config:", e)
