@@ -465,6 +465,62 @@ def test_fakes_refuse_the_same_on_micropython(micropython, tmp_path):
     assert _outcomes(results, behaviours) == []
 
 
+# The same rp2 rows on the real firmware, in the RP2040 emulator: the Pico W
+# image for the cyw43 and machine rows, the W5500-EVB-Pico image (when
+# named) for the WIZNET5K ones.  `make test-emulated` names the images.
+EMULATED_IMAGES = {"picow": os.environ.get("DORA_PICOW_IMAGE", ""), "w5500": os.environ.get("DORA_W5500_IMAGE", "")}
+BOOTROM = os.environ.get("RP2040_BOOTROM", "")
+
+
+def _emulator_missing(image):
+    if not (image and BOOTROM):
+        return "runs with DORA_PICOW_IMAGE / DORA_W5500_IMAGE and RP2040_BOOTROM set (make test-emulated)"
+    for path in (image, BOOTROM, os.path.join(ROOT, "tools", "board_repl.py")):
+        if not os.path.exists(path):
+            return "missing %s" % path
+    return None
+
+
+def board_rows(image):
+    """The rp2 REJECTIONS rows an image can run: no radio wait (the DHCP
+    row waits 10 s for a lease), WIZNET5K only on the W5500 image."""
+    rows = [r for r in REJECTIONS if r[0] == "rp2" and "'dhcp'" not in r[1]]
+    if image == "w5500":
+        return [r for r in rows if "WIZNET5K" in r[1]]
+    return [r for r in rows if "WIZNET5K" not in r[1]]
+
+
+@pytest.mark.parametrize("image", ["picow", "w5500"])
+def test_rp2_rows_match_the_real_firmware(image):
+    missing = _emulator_missing(EMULATED_IMAGES[image])
+    if missing:
+        pytest.skip(missing)
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    from board_repl import EmulatedBoard
+
+    differences = []
+    with EmulatedBoard(EMULATED_IMAGES[image], BOOTROM) as board:
+        for _, code, exc, msg in board_rows(image):
+            body = "\n".join("    " + ln for ln in code.splitlines())
+            out = board.exec(
+                "import network, machine\ntry:\n%s\n    print('RESULT none')\nexcept Exception as e:\n"
+                "    print('RESULT', type(e).__name__, e.args[0] if e.args else '')\n" % body
+            )
+            got = [ln for ln in out.splitlines() if ln.startswith("RESULT ")][-1][7:].split(" ", 1)
+            if got[0] != exc or not (got[1] if len(got) > 1 else "").startswith(msg):
+                differences.append((code.splitlines()[-1], exc, msg, got))
+        if image == "picow":
+            # lwIP ipconfig's first-keyword rule (a CPython-only row for the fakes)
+            out = board.exec(
+                "import network\nap = network.WLAN(network.AP_IF)\n"
+                "ap.ifconfig(('10.1.1.1', '255.255.255.0', '10.1.1.1', '0.0.0.0'))\n"
+                "ap.ipconfig(gw4='10.0.0.1', addr4=('10.0.0.2', '255.0.0.0'))\nprint('RESULT', ap.ipconfig('addr4'))\n"
+            )
+            if "RESULT ('10.1.1.1', '255.255.255.0')" not in out:
+                differences.append(("ipconfig first keyword", out))
+    assert differences == []
+
+
 @pytest.mark.parametrize("kind,lan_type", [("rp2", None), ("esp32", None), ("ethernet", "W5500"), ("ethernet", "LAN8720")])
 def test_bring_up_on_the_micropython_unix_port(micropython, tmp_path, kind, lan_type):
     port = free_port()
