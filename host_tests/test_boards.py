@@ -223,6 +223,10 @@ def test_bad_board_config_names_the_field(fakes):
         ({"wifi": {}}, "esp32", "wifi:"),
         ({"watchdog_ms": 10}, "esp32", "watchdog_ms:"),
         ({"lan": {"type": "ENC28J60", "address": "10.0.0.1"}}, "ethernet", "lan.type:"),
+        ({"lan": {"type": "LAN8720", "address": "10.0.0.1", "phy_addr": 32}}, "ethernet", "lan.phy_addr:"),
+        ({"lan": {"type": "LAN8720", "address": "10.0.0.1", "mdc": "23"}}, "ethernet", "lan.mdc:"),
+        ({"lan": {"type": "W5500", "address": "10.0.0.1", "mdc": 23}}, "ethernet", "lan.mdc:"),
+        ({"lan": {"type": "W5500", "address": "10.0.0.1", "cs": -1}}, "ethernet", "lan.cs:"),
         ({"dora": {"pool_end": "192.168.5.9"}}, "esp32", "pool_end:"),
         ({"dora": {"lease_time": "1h"}}, "rp2", "lease_time:"),
         # A Pico W cannot keep dora off the upstream network: only restricted.

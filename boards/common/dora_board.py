@@ -101,6 +101,16 @@ def check(board, kind):
             _fail("lan.type", "expected LAN8720 or W5500")
         for f in ("address", "netmask"):
             C.parse_ip(lan.get(f, "255.255.255.0" if f == "netmask" else None), "lan." + f)
+        # Pin and bus numbers go to the driver as they are; a wrong one would
+        # stop the board there with a traceback instead of the field's name.
+        pins = ("mdc", "mdio", "phy_addr") if lan["type"] == "LAN8720" else ("spi", "cs", "rst")
+        for f in lan:
+            if f not in ("type", "address", "netmask") + pins:
+                _fail("lan." + f, "unknown field for %s (known: %s)" % (lan["type"], ", ".join(pins)))
+            if f in pins and (not isinstance(lan[f], int) or isinstance(lan[f], bool) or lan[f] < 0):
+                _fail("lan." + f, "expected a pin or bus number")
+        if not 0 <= lan.get("phy_addr", 1) <= 31:
+            _fail("lan.phy_addr", "expected 0 to 31")
     else:
         given = board.get("ap") or {}
         ap = dict(_AP_DEFAULTS)
