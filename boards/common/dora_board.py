@@ -269,7 +269,7 @@ def start_lan(network, machine, board, log):
 def _led(machine, pin):
     """The LED pin as an output; a pin the board does not have is a config
     error naming the field (pin names and numbers differ per port)."""
-    if pin is None or pin is False:
+    if not pin:
         return None
     try:
         return machine.Pin(pin, machine.Pin.OUT)
@@ -301,8 +301,8 @@ def start_upstream(network, board, log):
     if up.get("dora_client"):
         # The firmware's DHCP client holds UDP port 68 from here (cyw43) or
         # from the connection (ESP32); lwIP would refuse dora's client a
-        # second bind.  A static address stops it on both ports, and the
-        # ESP32 does not start a stopped client again when the link comes up.
+        # second bind.  A static address stops it on both ports (that the
+        # ESP32 leaves it stopped on connecting is read, not run: docs/boards.md).
         sta.ifconfig(("0.0.0.0", "0.0.0.0", "0.0.0.0", "0.0.0.0"))
     sta.connect(up["ssid"], up.get("password") or "")
     log("upstream: joining %s" % up["ssid"])
