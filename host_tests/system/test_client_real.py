@@ -164,10 +164,11 @@ def life_cycle(lab, workdir, server_name, capsys, expect_mode="discover"):
 # -- dnsmasq ------------------------------------------------------------------
 
 class Dnsmasq:
-    def __init__(self, lab, workdir, *extra):
+    def __init__(self, lab, workdir, *extra, dhcp_range="192.168.4.50,192.168.4.99"):
         self.lab = lab
         self.workdir = workdir
         self.extra = list(extra)
+        self.range = dhcp_range
         self.proc = None
         self.lines = []
 
@@ -176,7 +177,7 @@ class Dnsmasq:
         argv = [
             "dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--port=0", "--log-dhcp",
             "--interface=%s" % self.lab.ap_ifname, "--bind-interfaces", "--dhcp-authoritative",
-            "--dhcp-range=192.168.4.50,192.168.4.99,2m",
+            "--dhcp-range=%s,2m" % self.range,
             # dnsmasq's shortest lease is 2 min: short T1/T2 make it renew soon.
             "--dhcp-option=option:T1,4", "--dhcp-option=option:T2,8",
             "--dhcp-leasefile=%s/dnsmasq.leases" % d, "--pid-file=%s/dnsmasq.pid" % d,
@@ -380,3 +381,55 @@ def test_address_kept_over_several_lease_periods(lab, workdir, server, need):
     assert all(line.split("\t")[0] == address for line in sent), sent
     acks = cap.lines("udp.srcport == 67 and dhcp.option.dhcp == 5 and dhcp.ip.client == %s" % address)
     assert len(acks) >= renewals, acks
+
+
+def test_address_gone_from_outside_is_applied_again_or_counted(lab, workdir, need):
+    """Someone removes the address (`ip addr flush`): the next RENEW puts it
+    back before it leaves; a RELEASE that can only leave from 0.0.0.0 is
+    counted as an error, not reported as a clean stop."""
+    need("tshark")
+    start_server("dora", lab, workdir)
+    sta = lab.station(0)
+    cap = lab.capture(os.path.join(workdir, "gone.pcap"), "udp src port 68", ns=sta)
+    c = DoraClient(lab, workdir).start()
+    m, _ = c.wait_bound()
+    address, cidr = m.group(1), "%s/%s" % (m.group(1), m.group(2))
+    assert c.wait_line(r"^dora-client: applied ", 10)[0], c.text()
+    sta.flush()
+    assert c.wait_line(r"^dora-client: %s was gone from the interface: applied again" % re.escape(address), SHORT_LEASE)[0], c.text()
+    assert c.wait_line(r"^dora-client: RENEWED %s " % re.escape(address), 5)[0], c.text()
+    assert cidr in sta.addresses()
+    sta.flush()
+    assert c.interrupt() is not None
+    assert c.wait_line(r"^dora-client: send failed: %s is not on the interface" % re.escape(address), 5)[0], c.text()
+    assert c.wait_line(r"^dora-client: stopped .* errors 1,", 5)[0], c.text()
+    cap.stop()
+    renewals = cap.lines("dhcp.option.dhcp == 3 and dhcp.ip.client != 0.0.0.0", fields=["ip.src"])
+    assert renewals and all(src == address for src in renewals), renewals
+
+
+# -- a NAK after a power cut removes the stale address ---------------------------
+
+def test_nak_after_power_cut_removes_the_stale_address(lab, workdir, need):
+    """The client is killed while bound (the kernel keeps its address), the
+    network is renumbered, and at the next start dnsmasq NAKs the stored
+    address: that address must leave the interface; only the new one stays."""
+    need("dnsmasq")
+    srv = Dnsmasq(lab, workdir).start()
+    sta = lab.station(0)
+    c = DoraClient(lab, workdir).start()
+    m, _ = c.wait_bound()
+    old = "%s/%s" % (m.group(1), m.group(2))
+    assert netns.wait_for(lambda: old in sta.addresses(), 5), sta.addresses()
+    c.power_cut()
+    assert sta.addresses() == [old]  # still there, as after a crash
+    srv.stop()
+    os.remove(os.path.join(workdir, "dnsmasq.leases"))
+    srv = Dnsmasq(lab, workdir, dhcp_range="192.168.4.150,192.168.4.199").start()
+    c = DoraClient(lab, workdir).start()
+    assert c.wait_line(r"^dora-client: NAK %s$" % re.escape(m.group(1)), 20)[0], c.text()
+    m2, _ = c.wait_bound()
+    new = "%s/%s" % (m2.group(1), m2.group(2))
+    assert new != old
+    assert netns.wait_for(lambda: sta.addresses() == [new], 5), (sta.addresses(), c.text())
+    c.interrupt()
