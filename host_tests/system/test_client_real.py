@@ -22,6 +22,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -293,7 +294,7 @@ def test_udhcpd_without_arp_check(lab, workdir, capsys, need):
 
 # -- ISC Kea ---------------------------------------------------------------------
 
-def kea(lab, workdir, valid=20, renew=4, rebind=8):
+def kea(lab, workdir, valid=20, renew=4, rebind=8, lease_file=None):
     """kea-dhcp4 in the AP namespace, its files in workdir; (process, lines)."""
     conf = os.path.join(workdir, "kea.json")
     with open(conf, "w") as f:
@@ -301,7 +302,7 @@ def kea(lab, workdir, valid=20, renew=4, rebind=8):
             {
                 "Dhcp4": {
                     "interfaces-config": {"interfaces": [lab.ap_ifname]},
-                    "lease-database": {"type": "memfile", "name": os.path.join(workdir, "kea-leases4.csv"), "lfc-interval": 0},
+                    "lease-database": {"type": "memfile", "name": lease_file or os.path.join(workdir, "kea-leases4.csv"), "lfc-interval": 0},
                     "valid-lifetime": valid,
                     "renew-timer": renew,
                     "rebind-timer": rebind,
@@ -432,4 +433,37 @@ def test_nak_after_power_cut_removes_the_stale_address(lab, workdir, need):
     new = "%s/%s" % (m2.group(1), m2.group(2))
     assert new != old
     assert netns.wait_for(lambda: sta.addresses() == [new], 5), (sta.addresses(), c.text())
+    c.interrupt()
+
+
+# -- a site outgrows its board: Kea takes over dora's leases ----------------------
+
+def test_kea_takes_over_leases_written_by_tools_leases(lab, workdir, need):
+    """dora's lease file -> tools/leases.py --kea -> Kea's memfile: Kea loads
+    it and gives the station the address dora had leased it (not the first
+    free one of its pool)."""
+    need("kea-dhcp4")
+    sys.path.insert(0, os.path.join(ROOT, "host_tests", "core"))
+    import helpers  # dora's Server in memory, writing a real lease file
+
+    dora_file = os.path.join(workdir, "dora-leases.dat")
+    s = helpers.make_server(dora_file, pool_start="192.168.4.120", pool_end="192.168.4.130")
+    other = helpers.Client(s, 9)
+    other.dora(0)  # 192.168.4.120, to a MAC not in the lab
+    station = helpers.Client(s, 0)
+    station.mac = bytes(int(x, 16) for x in lab.station(0).mac.split(":"))
+    leased = station.dora(0)
+    assert leased == "192.168.4.121"
+    s.store.commit(0)
+    s.store.close()
+    csv = os.path.join(workdir, "kea-leases4.csv")
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "leases.py"), dora_file, "--kea"],
+                         capture_output=True, text=True, check=True)
+    with open(csv, "w") as f:
+        f.write(out.stdout)
+    _, lines = kea(lab, workdir, valid=600, renew=300, rebind=500, lease_file=csv)
+    assert any("DHCPSRV_MEMFILE_LEASE_FILE_LOAD" in x for x in lines), "".join(lines)
+    c = DoraClient(lab, workdir).start()
+    m, _ = c.wait_bound()
+    assert m.group(1) == leased, c.text()  # Kea's pool starts at .100: it knew the lease
     c.interrupt()
