@@ -47,9 +47,10 @@ class IpAdapter:
         self.current = None  # "a.b.c.d/n" configured by us (or left from before)
 
     def adopt(self, lease):
-        """A lease from the file: the interface may still carry its address
-        (Linux keeps it when the client is killed), so removing means it."""
-        self.current = _cidr(lease)
+        """A lease from the file whose address the interface still carries
+        (Linux keeps it when the client is killed): ours to remove."""
+        if self.holds(lease):
+            self.current = _cidr(lease)
 
     def holds(self, lease):
         """True while the interface carries the lease's address."""

@@ -77,7 +77,9 @@ _VERSION = const(1)
 
 
 def _log(line):
-    print("dora-client: " + line)
+    # One write with its newline: a SIGINT that interrupts print() between
+    # the text and the newline would glue the next line (RELEASED) onto it.
+    print("dora-client: %s\n" % line, end="")
 
 
 _DEFAULTS = {
