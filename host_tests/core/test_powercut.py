@@ -12,8 +12,8 @@
 #     as the runner retries them: an ACK never leaves before its binding is
 #     readable back from the flash;
 #   - random bit flips and every truncation of a real lease file recover
-#     every intact record; a wrong version or another pool's file is set
-#     aside with a clear log line.
+#     every intact record; a wrong version is set aside with a clear log
+#     line, a file of another pool keeps every record that still fits.
 #
 # `make fuzz` (tools/fuzz.py) runs the larger forms.  DORA_POWERCUT_OPS and
 # DORA_POWERCUT_EVERY override the sizes here.
@@ -260,14 +260,39 @@ def test_a_wrong_version_is_set_aside_with_a_clear_line():
     assert any("version %d (expected %d)" % (ST.VERSION + 1, ST.VERSION) in line and ".old" in line for line in logs), logs
 
 
-def test_another_pools_file_is_set_aside_with_a_clear_line():
-    # The same file header, but for a pool of 32 (the server has 16).
+def test_a_moved_pool_keeps_every_record_that_still_fits():
+    # The same records, but the header says the pool began 8 addresses
+    # lower (192.168.4.8, 32 addresses): slot s was 192.168.4.(8 + s).  Each
+    # record is moved to its address's slot in this pool (192.168.4.16, 16
+    # addresses); those below .16 no longer fit and are dropped, counted.
     data = bytearray(_lease_file())
     data[6] = 32
+    data[11] = 8
     ST.seal(data)
     logs = []
-    _set_aside(bytes(data), logs)
-    assert any("pool of 32" in line and "this pool: 16" in line and ".old" in line for line in logs), logs
+    flash = FlashSim({powercut.PATH: bytes(data)})
+    got = powercut.server_on(flash, logs=logs).table
+    ref = _reference(bytes(data), set(range(1, len(data) // 16)))
+    want = {}
+    for slot, rec in ref.items():
+        if slot >= 8:
+            want[slot - 8] = rec
+    outside = sum(1 for i in range(1, len(data) // 16) if data[i * 16] < 8)
+    assert outside and want
+    out = {}
+    for slot in range(got.capacity):
+        i = slot * L.RECORD
+        if got.recs[i] != L.FREE or got.recs[i + 1] != L.KEY_NONE:
+            out[slot] = (got.recs[i], got.recs[i + 1], bytes(got.recs[i + 2 : i + 10]))
+    assert out == want, logs
+    line = "written for a pool of 32 from 192.168.4.8 (this pool: 16 from 192.168.4.16)"
+    assert any(line in x and "%d for addresses outside this pool dropped" % outside in x for x in logs), logs
+    assert powercut.PATH + ".old" not in flash.files  # nothing set aside
+    # Rewritten for this pool: the next boot reads it as it is.
+    logs = []
+    again = powercut.server_on(flash.state_at(flash.steps()), logs=logs)
+    assert powercut.bound(again.table) == powercut.bound(got), logs
+    assert not any("written for a pool" in x for x in logs), logs
 
 
 def test_a_full_journal_never_writes_from_inside_handle():

@@ -139,18 +139,40 @@ def test_damaged_header_still_recovers_records():
     assert any("header damaged" in line for line in logs)
 
 
-def test_file_of_another_pool_is_set_aside_with_a_clear_line():
+def test_a_smaller_pool_keeps_every_lease_that_still_fits():
     path = util.tmp_path("leases.dat")
-    s = make_server(path)
-    Client(s, 1).dora(0)
+    s = make_server(path)  # 192.168.4.16 - .23
+    addrs = [Client(s, i).dora(0) for i in range(6)]  # .16 - .21
     s.store.close()
     logs = []
-    t = make_server(path, logs, pool_end="192.168.4.30")
-    assert t.table.count(L.BOUND, 0) == 0
-    assert any("pool of 8" in line and ".old" in line for line in logs), logs
-    import os
+    t = make_server(path, logs, pool_end="192.168.4.19")
+    for i, a in enumerate(addrs):
+        assert state_of(t, a, 0) == "bound" if i < 4 else t.slot_of(P.ip(a), 0) < 0
+    assert any("pool of 8 from 192.168.4.16 (this pool: 4 from 192.168.4.16)" in line
+               and "4 record(s) kept, 2 for addresses outside this pool dropped" in line for line in logs), logs
+    assert not any(".old" in line for line in logs), logs
+    for i in range(4):
+        assert Client(t, i).renew(10, addrs[i]) == 5  # nobody renumbered
+    t.store.close()
+    # Rewritten for the new pool: the next boot reads it without a word.
+    logs = []
+    u = make_server(path, logs, pool_end="192.168.4.19")
+    assert all(state_of(u, a, 0) == "bound" for a in addrs[:4])
+    assert not any("pool of" in line for line in logs), logs
 
-    assert os.stat(path + ".old")[6] == 32
+
+def test_a_moved_pool_keeps_the_addresses_it_still_holds():
+    path = util.tmp_path("leases.dat")
+    s = make_server(path)  # 192.168.4.16 - .23
+    addrs = [Client(s, i).dora(0) for i in range(8)]
+    s.store.close()
+    logs = []
+    t = make_server(path, logs, pool_start="192.168.4.20", pool_end="192.168.4.40")
+    for a in addrs[4:]:
+        assert state_of(t, a, 0) == "bound"
+    assert any("4 record(s) kept, 4 for addresses outside" in line for line in logs), logs
+    # A client that lost its address gets a new one, not someone else's.
+    assert Client(t, 0).discover(1) not in addrs[4:]
 
 
 def test_log_is_compacted_and_stays_bounded():
