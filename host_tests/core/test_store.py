@@ -200,3 +200,116 @@ def test_crc_detects_every_single_bit_flip():
         rec[bit // 8] ^= 1 << (bit % 8)
         assert not ST.sealed(rec)
         rec[bit // 8] ^= 1 << (bit % 8)
+
+
+# -- damaged files load in bounded memory ----------------------------------------
+
+
+def _garbage(kind, size):
+    if kind == "ff":
+        return b"\xff" * size
+    if kind == "zero":
+        return bytes(size)
+    out = bytearray(size)
+    x = 2463534242
+    for i in range(size):
+        x ^= (x << 13) & 0xFFFFFFFF
+        x ^= x >> 17
+        x ^= (x << 5) & 0xFFFFFFFF
+        out[i] = x & 0xFF
+    return bytes(out)
+
+
+def _allocated_by_load(data):
+    """Bytes allocated while a store loads `data` (MicroPython: gc off and
+    gc.mem_alloc() before and after; CPython: tracemalloc's peak)."""
+    from dora import leases as L
+
+    path = util.tmp_path("leases.dat")
+    with open(path, "wb") as f:
+        f.write(data)
+    table = L.LeaseTable(253)
+    logs = []
+    st = ST.LeaseStore(path, table, bytes((192, 168, 4, 2)), log=logs.append)
+    if util.MICROPYTHON:
+        import gc
+
+        gc.collect()
+        gc.disable()
+        try:
+            before = gc.mem_alloc()
+            st.load(0)
+            used = gc.mem_alloc() - before
+        finally:
+            gc.enable()
+    else:
+        import tracemalloc
+
+        tracemalloc.start()
+        try:
+            st.load(0)
+            used = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    st.close()
+    return used, logs
+
+
+def test_damage_of_any_size_loads_in_the_same_memory():
+    # A damaged log once grew a list per bad record and read 16 bytes at a
+    # time into new objects: 7,856 bytes of 0xFF needed 2 KB more heap, 64 KB
+    # of garbage 16 KB.  Now what load() allocates does not grow with the file.
+    small, _ = _allocated_by_load(b"\xff" * 1024)
+    for kind in ("ff", "zero", "random"):
+        for size in (7856, 65536):
+            used, logs = _allocated_by_load(_garbage(kind, size))
+            assert used <= small + 1024, (kind, size, used, small)
+            n = size // 16 - 1  # the header is the first 16 bytes
+            line = [x for x in logs if "damaged record(s) at byte offset(s)" in x]
+            if kind != "random":
+                assert line and "dropped %d damaged" % n in line[0], logs
+                assert "16, 32, 48, 64 and %d more" % (n - 4) in line[0], logs
+
+
+def test_a_damaged_file_loads_in_a_small_heap_on_both_builds():
+    # The unix port, 64-bit and 32-bit, in the smallest heap (1 KB steps)
+    # where an intact file of 127 leases loads; then 2 KB more must be
+    # enough for files of 0xFF, zeros and random bytes up to 1 MB.
+    if util.MICROPYTHON:
+        util.skip("starts the MicroPython builds as subprocesses (run by pytest)")
+    import os
+    import subprocess
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    builds = [os.path.join(root, ".venv/bin/micropython")]
+    kit32 = os.getenv("DORA_MICROPYTHON_32") or (
+        "/work/kitbuild/micropython-kit-v1.28.0/micropython/ports/unix/build-standard-32bit/micropython")
+    if os.path.exists(kit32):
+        builds.append(kit32)
+    builds = [b for b in builds if os.path.exists(b)]
+    if not builds:
+        util.skip("no MicroPython unix port")
+    env = dict(os.environ, MICROPYPATH="firmware:.frozen")
+    path = util.tmp_path("heap.dat")
+
+    def load(mp, heap_kb, kind, size):
+        r = subprocess.run([mp, "-X", "heapsize=%dK" % heap_kb, "host_tests/core/heapload.py", path, kind, str(size)],
+                           cwd=root, env=env, capture_output=True, text=True, timeout=120)
+        return r.stdout + r.stderr
+
+    for mp in builds:
+        lo, hi = 16, 1024  # KB: fails at lo, loads at hi
+        assert "loaded 127 0" in load(mp, hi, "intact", 0)
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if "loaded 127 0" in load(mp, mid, "intact", 0):
+                hi = mid
+            else:
+                lo = mid
+        for kind, size in (("ff", 7856), ("zero", 7856), ("ff", 65536), ("zero", 262144),
+                           ("random", 65536), ("ff", 1 << 20), ("random", 1 << 18)):
+            out = load(mp, hi + 2, kind, size)
+            assert "loaded " in out and "Traceback" not in out, (mp, hi + 2, kind, size, out[-600:])
+            if kind != "random":
+                assert "dropped %d damaged" % (size // 16 - 1) in out, out[-600:]
+        print("heap for a 1 MB damaged file: %s: %d KB (intact file: %d KB)" % (mp, hi + 2, hi))
