@@ -295,42 +295,35 @@ def test_a_moved_pool_keeps_every_record_that_still_fits():
     assert not any("written for a pool" in x for x in logs), logs
 
 
-def test_a_full_journal_never_writes_from_inside_handle():
-    # Finding 3 (docs/robustness-findings.md), fixed: 16 queued records
-    # (releases wait up to 5 s for the flush), a 17th change makes note()
-    # commit from inside Server.handle(); when that write fails, OSError
-    # escapes handle() and the new binding's record is never queued, so the
-    # client's retransmission is ACKed (a renewal, with older records still
-    # pending) although the binding never reaches the flash.
-    # Now the server refuses changes while the journal has no room, and the
-    # runner commits once it is half full, so this never reaches note().
+def test_pending_records_never_fill_up_nor_write_from_inside_handle():
+    # Finding 3 (docs/robustness-findings.md): a full journal once made
+    # note() commit from inside Server.handle(); later the server refused
+    # every change while the journal had no room.  Now a pending record is
+    # one bit per slot: every slot of the pool can wait at once, handle()
+    # never writes, and nothing is refused for want of room.
     flash = FlashSim()
     s = powercut.server_on(flash)
     sts = [powercut.Station(s, i) for i in range(17)]
     for st in sts[:16]:
         st.addr = st.discover(1)
         assert st.request(st.addr, 1) == 5
+    calls = flash.write_calls
     for st in sts[:16]:
-        st.release(2)  # 16 records queued (the journal is full), none written
+        st.release(2)  # 16 records pending, none written
+    assert flash.write_calls == calls and s.store.pending == 16
+    assert s.stats.journal_full == 0
     c = sts[16]
-    # No room in the journal: the request is deferred, nothing raised (the
-    # last RELEASE above was deferred the same way).
-    full = s.stats.journal_full
-    assert full >= 1
-    assert c.discover(3) is None and s.stats.journal_full == full + 1
-    # The runner's next commit makes room; a failed one keeps the records
-    # queued, and the server keeps deferring instead of writing itself.
+    addr = c.discover(3)
+    assert addr and flash.write_calls == calls
+    # A failed commit keeps every record pending; the retry writes them all.
     flash.fail_write(flash.write_calls + 1, 0)
-    try:
-        s.store.commit(3)
-    except OSError:
-        pass
-    assert c.discover(4) is None and s.stats.journal_full == full + 2
-    s.store.commit(4)
-    addr = c.discover(5)
-    assert c.request(addr, 5) == 5  # Station commits before "sending"
+    sid = (54, s.sid)
+    assert c.send(3, 3, [sid, (50, P.ip(addr))]) == 0  # withheld
+    assert s.store.pending == 16  # the binding took a released slot: still 16 slots
+    assert c.reply_type(c.send(3, 4, [sid, (50, P.ip(addr))])) == 5
+    assert s.store.pending == 0
     again = powercut.bound(powercut.server_on(flash.state_at(flash.steps())).table)
-    assert s.slot_of(P.ip(addr), 0) in again, "ACKed, but the binding is not on flash"
+    assert list(again) == [s.slot_of(P.ip(addr), 0)], again
 
 
 # -- the real file systems (MicroPython's littlefs and FAT drivers) ------------------
