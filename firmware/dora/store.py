@@ -296,7 +296,8 @@ class LeaseStore:
         return True
 
     # -- the budget --------------------------------------------------------
-    def _take_token(self, now):
+    def _take_token(self, now, keep=0):
+        # True, and one token fewer, when more than `keep` are left.
         every = self.every
         if every <= 0:
             return True
@@ -304,7 +305,7 @@ class LeaseStore:
             n = (now - self.refill_at) // every + 1
             self.refill_at += n * every
             self.tokens = self.tokens + n if self.tokens + n < BURST else BURST
-        if self.tokens > 0:
+        if self.tokens > keep:
             self.tokens -= 1
             return True
         return False
@@ -362,6 +363,27 @@ class LeaseStore:
         if not self._take_token(now):
             self.deferred += 1
             raise WriteDeferred(11)
+        self._write(now)
+
+    def flush(self, now):
+        """Write what is pending, for the housekeeping; never raises.  Waits
+        while a failing flash backs off, and leaves half of the budget to
+        the commits that ACKs wait for: what no ACK waits for (releases,
+        declines) can wait for a quieter moment.  True when nothing is left
+        pending."""
+        if not self.pending:
+            return True
+        if self.failures and now < self.retry_at:
+            return False
+        if not self._take_token(now, BURST // 2):
+            return False
+        try:
+            self._write(now)
+        except OSError:
+            return False
+        return True
+
+    def _write(self, now):
         try:
             if self.records + self.pending > 2 * self.table.capacity + 8:
                 self.compact(now)
@@ -373,19 +395,6 @@ class LeaseStore:
         if self.failures:
             self.log("lease file %s: written again after %d failed attempt(s)" % (self.path, self.failures))
             self.failures = 0
-
-    def flush(self, now):
-        """Write what is pending if the budget and a failing flash's back-off
-        allow; never raises.  True when nothing is left pending."""
-        if not self.pending:
-            return True
-        if self.failures and now < self.retry_at:
-            return False
-        try:
-            self.commit(now)
-        except OSError:
-            return False
-        return True
 
     def _append(self, now):
         f = self.file

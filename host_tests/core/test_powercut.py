@@ -30,9 +30,9 @@ from flashsim import FlashSim
 from fuzzing import Rng
 
 OPS = int(os.getenv("DORA_POWERCUT_OPS") or 1000)
-# Every single step on CPython (about 10 s); every 8th write whole (and the
+# Every single step on CPython (about 10 s); every 3rd write whole (and the
 # edges of all the others) on the slower MicroPython run.
-EVERY = int(os.getenv("DORA_POWERCUT_EVERY") or (8 if util.MICROPYTHON else 1))
+EVERY = int(os.getenv("DORA_POWERCUT_EVERY") or (3 if util.MICROPYTHON else 1))
 
 # Totals, printed by the tests and collected by tools/fuzz.py.
 tried = {}

@@ -339,7 +339,7 @@ def _on_flash(files=None, logs=None, fs=None):
     flash = fs or FlashSim(files)
     s = make_server()
     log = logs.append if logs is not None else (lambda line: None)
-    s.store = ST.LeaseStore("leases.dat", s.table, s.cfg.pool_start, fs=flash, log=log, writes_per_hour=0)
+    s.store = ST.LeaseStore("leases.dat", s.table, s.cfg.pool_start, fs=flash, log=log)
     s.store.load(0)
     s.reserve()
     return s, flash
@@ -511,3 +511,51 @@ def test_compaction_syncs_the_directory_after_the_rename():
         os.fsync, os.rename = real_fsync, real_rename
     assert "rename" in events, events
     assert "fsync dir" in events[events.index("rename"):], events
+
+
+# -- flash wear ----------------------------------------------------------------------
+
+
+def test_a_release_then_the_same_clients_rebind_writes_nothing():
+    s, flash = _on_flash()
+    c = Held(s, 1)
+    addr = c.dora(0)
+    calls = flash.write_calls
+    for i in range(50):  # DORA + RELEASE as fast as it can, within a flush window
+        c.release(1)
+        assert c.dora(1) == addr
+    assert flash.write_calls == calls and s.store.pending == 0
+    assert s.store.cancelled == 50
+    # The last RELEASE is written by the housekeeping flush, once.
+    c.release(2)
+    s.store.flush(7)
+    assert flash.write_calls == calls + 1
+    t, _ = _on_flash(files={"leases.dat": bytes(flash.files["leases.dat"])})
+    assert state_of(t, addr, 0) == "free"
+    # Another client taking the released address is written, of course.
+    d = Held(s, 2)
+    s.store.flush(8)
+    calls = flash.write_calls
+    c.dora(9)  # c comes back to its address; then d takes another one
+    d.dora(9)
+    assert flash.write_calls > calls
+    t, _ = _on_flash(files={"leases.dat": bytes(flash.files["leases.dat"])})
+    assert state_of(t, addr, 0) == "bound" and state_of(t, d.addr, 0) == "bound"
+
+
+def test_a_release_then_another_clients_binding_is_written():
+    s, flash = _on_flash(files=None)
+    s2 = make_server(pool_end="192.168.4.16")  # one address: the next client gets the released one
+    s2.store = ST.LeaseStore("leases.dat", s2.table, s2.cfg.pool_start, fs=flash, log=lambda line: None)
+    s2.store.load(0)
+    a, b = Held(s2, 1), Held(s2, 2)
+    addr = a.dora(0)
+    a.release(1)
+    calls = flash.write_calls
+    assert b.dora(1) == addr  # the released slot, to another key
+    assert flash.write_calls == calls + 1
+    t = make_server(pool_end="192.168.4.16")
+    t.store = ST.LeaseStore("leases.dat", t.table, t.cfg.pool_start, log=lambda line: None,
+                            fs=flash.state_at(flash.steps()))
+    t.store.load(0)
+    assert t.table.key_is(0, 1, P.mac(2) + b"\0\0")

@@ -1,0 +1,100 @@
+# Flash wear under hostile churn, in erases of the real littlefs driver
+# (MicroPython unix port: vfs.VfsLfs2 over a RAM block device that counts
+# erases per block, 4 KB blocks, 848 KB, progsize 256, as a Pico W formats
+# its flash).  Simulated time: the server and its store are driven by the
+# runner's rules (host_tests/core/wearing.py), with the housekeeping flush
+# every 5 s.  Prints one line of figures per workload.
+#
+#   make bench-wear
+#   MICROPYPATH=firmware:host_tests/core:.frozen micropython bench/wear.py \
+#       [--seconds 3600] [--rate 20] [--firmware DIR] [--only one,many,legit]
+#
+# --firmware DIR measures another tree's dora (e.g. an older commit's
+# firmware/ exported to DIR) for before/after figures.
+
+import sys
+
+HOURS_10Y = 87660  # hours in 10 years
+CYCLES = 100000
+
+
+def args(argv):
+    opts = {"seconds": 3600, "rate": 20, "firmware": None, "only": "one,many,legit"}
+    i = 1
+    while i < len(argv):
+        k = argv[i][2:]
+        opts[k] = argv[i + 1] if k in ("firmware", "only") else int(argv[i + 1])
+        i += 2
+    return opts
+
+
+def measure(name, run, seconds):
+    import vfs
+    import vfsdev
+    import wearing
+    from dora.store import LeaseStore
+
+    dev, point = vfsdev.littlefs()
+    base = dev.erases
+    wear0 = list(dev.wear)
+
+    def make_store(srv):
+        return LeaseStore(point + "/leases.dat", srv.table, srv.cfg.pool_start, log=lambda line: None)
+
+    net = wearing.Net(make_store)
+    legit = run(net)
+    st = net.srv.store
+    st.close()
+    vfs.umount(point)
+    erases = dev.erases - base
+    hottest = max(dev.wear[b] - wear0[b] for b in range(dev.blocks))
+    per_hour = erases * 3600 / seconds
+    hot_per_hour = hottest * 3600 / seconds
+    even_years = dev.blocks * CYCLES / per_hour / 8766 if per_hour else float("inf")
+    hot_years = CYCLES / hot_per_hour / 8766 if hot_per_hour else float("inf")
+    line = (
+        "%-34s commits %6d (%5d compactions)  erases %6d = %8.1f/h  hottest block %6.1f/h  "
+        "life: even wear %8.1f years, hottest block %8.1f years  ACKs %6d withheld %6d"
+        % (name, st.writes, st.compactions, erases, per_hour, hot_per_hour, even_years, hot_years, net.acks, net.withheld)
+    )
+    if getattr(st, "every", 0) > 0:
+        line += "  budget: 1 commit / %d s" % st.every
+    print(line)
+    if legit:
+        d = legit.join_delays
+        print(
+            "%-34s legit stations: %d joined (join time max %d s, mean %.1f s), renewals %d, not answered at once %d"
+            % ("", len(d), max(d) if d else -1, sum(d) / len(d) if d else -1, legit.renewals, legit.renewals_missed)
+        )
+    return per_hour
+
+
+def main():
+    o = args(sys.argv)
+    if o["firmware"]:
+        sys.path.insert(0, o["firmware"])
+    import wearing
+
+    secs = o["seconds"]
+    rate = o["rate"]
+    only = o["only"].split(",")
+    print("dora lease-file wear: %d simulated s, hostile rate %d exchanges/s, littlefs 212 x 4 KB blocks" % (secs, rate))
+    if "one" in only:
+        measure("one MAC, DORA+RELEASE", lambda net: wearing.one_station(net, secs, rate), secs)
+    if "many" in only:
+        measure("new MAC each DORA+RELEASE", lambda net: wearing.many_macs(net, secs, rate), secs)
+    if "legit" in only:
+
+        def both(net):
+            legit = wearing.Legit(net, 10, every=max(1, secs // 20))
+            wearing.many_macs(net, secs, rate, legit=legit)
+            return legit
+
+        measure("new MACs + 10 legit stations", both, secs)
+        quiet = lambda net: (lambda legit: (wearing.one_station(net, secs, 0, legit=legit), legit)[1])(  # noqa: E731
+            wearing.Legit(net, 10, every=max(1, secs // 20))
+        )
+        measure("10 legit stations alone", quiet, secs)
+
+
+main()
