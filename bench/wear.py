@@ -7,8 +7,12 @@
 #
 #   make bench-wear
 #   MICROPYPATH=firmware:host_tests/core:.frozen micropython bench/wear.py \
-#       [--seconds 3600] [--rate 20] [--firmware DIR] [--only one,many,legit]
+#       [--seconds 3600] [--rate 10] [--firmware DIR] [--only one,many,legit,level]
+#       [--level 20000]
 #
+# "level": how evenly littlefs spreads the erases of the lease file over the
+# blocks (N commits back to back, no budget), and what that means for the
+# hottest block over 10 years at the budget's rate.
 # --firmware DIR measures another tree's dora (e.g. an older commit's
 # firmware/ exported to DIR) for before/after figures.
 
@@ -19,7 +23,7 @@ CYCLES = 100000
 
 
 def args(argv):
-    opts = {"seconds": 3600, "rate": 20, "firmware": None, "only": "one,many,legit"}
+    opts = {"seconds": 3600, "rate": 10, "firmware": None, "only": "one,many,legit,level", "level": 20000}
     i = 1
     while i < len(argv):
         k = argv[i][2:]
@@ -69,6 +73,45 @@ def measure(name, run, seconds):
     return per_hour
 
 
+def level(commits):
+    import vfs
+    import vfsdev
+    from dora import leases as L
+    from dora import store as ST
+
+    dev, point = vfsdev.littlefs()
+    base = dev.erases
+    t = L.LeaseTable(64)
+    st = ST.LeaseStore(point + "/leases.dat", t, bytes((192, 168, 4, 16)), log=lambda line: None, writes_per_hour=0)
+    st.load(0)
+    budget = ST.LeaseStore(point + "/x", t, bytes((192, 168, 4, 16)), log=lambda line: None)._budget()
+    base = dev.erases
+    wear0 = list(dev.wear)
+    key = bytearray(8)
+    for i in range(commits):  # one new binding per commit, compactions as they come
+        slot = i % 64
+        key[4] = (i >> 8) & 255
+        key[5] = i & 255
+        t.set(slot, L.BOUND, L.KEY_MAC, key, i + 3600)
+        st.note(slot, 3600)
+        st.commit(i)
+    st.close()
+    vfs.umount(point)
+    wear = [dev.wear[b] - wear0[b] for b in range(dev.blocks)]
+    erases = dev.erases - base
+    avg = erases / dev.blocks
+    lead = max(wear) - avg
+    # A token bucket never gives more than its refill rate over a long run
+    # (the bucket's BURST is spent once).
+    per_hour = 3600 // budget if budget > 0 else 0
+    ten_years = per_hour * erases / commits * HOURS_10Y / dev.blocks
+    print(
+        "littlefs leveling, %d commits: %.2f erases/commit, per block avg %.1f, hottest %d (lead %.0f); "
+        "at the budget (%d commits/h, 1 per %d s) 10 years = %.0f erases per block, "
+        "hottest about %.0f of %d" % (commits, erases / commits, avg, max(wear), lead, per_hour, budget, ten_years, ten_years + lead, CYCLES)
+    )
+
+
 def main():
     o = args(sys.argv)
     if o["firmware"]:
@@ -95,6 +138,8 @@ def main():
             wearing.Legit(net, 10, every=max(1, secs // 20))
         )
         measure("10 legit stations alone", quiet, secs)
+    if "level" in only and o["level"]:
+        level(o["level"])
 
 
 main()
