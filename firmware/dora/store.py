@@ -20,8 +20,8 @@
 # may leave.  A RELEASE followed by the same client's new binding of the
 # same address, both before the next commit, cancel out: nothing is written.
 #
-# Flash wear: every commit (one write + sync) costs about one erase on
-# littlefs, whatever its size.  A token bucket bounds commits per hour so that
+# Flash wear: on littlefs each commit (one write + sync) costs a block erase
+# or so, whatever its size.  A token bucket bounds commits per hour so that
 # no traffic, however hostile, wears the lease area out within LIFE_SECONDS
 # (docs/wear.md has the argument and the measurements).  Over the budget a
 # commit is deferred (WriteDeferred): records wait, and the ACKs that depend
@@ -56,8 +56,8 @@ _UNDO = const(4)
 _UNDO_LEN = const(11)  # used, slot, kind, key (8)
 
 # The write budget: erase cycles a flash block is rated for, the life asked
-# of the lease area, and the erases one commit may cost (littlefs measured
-# 1.05 for an append, 1.3 for a compaction; 2 leaves a margin).
+# of the lease area, and the erases one commit may cost, with a margin over
+# what littlefs was measured to take (docs/wear.md).
 CYCLES = 100000
 LIFE_SECONDS = 315576000  # 10 years
 ERASES_PER_WRITE = const(2)

@@ -224,8 +224,6 @@ def _garbage(kind, size):
 def _allocated_by_load(data):
     """Bytes allocated while a store loads `data` (MicroPython: gc off and
     gc.mem_alloc() before and after; CPython: tracemalloc's peak)."""
-    from dora import leases as L
-
     path = util.tmp_path("leases.dat")
     with open(path, "wb") as f:
         f.write(data)
