@@ -228,7 +228,6 @@ def test_bit_flips_recover_every_intact_record():
 
 def test_every_truncation_recovers_every_whole_record():
     data = _lease_file(seed=22)
-    nrec = len(data) // 16
     for n in range(len(data) + 1):
         logs = []
         got = _loaded(data[:n], logs)

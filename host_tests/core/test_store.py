@@ -47,7 +47,7 @@ def test_one_record_per_binding_and_no_write_for_renewal():
     base = size(path)
     assert base == 16  # header only
     c = Client(s, 1)
-    addr = c.dora(0)
+    c.dora(0)
     assert size(path) == base + 16 and s.store.writes == 2  # header + 1 append
     for t in (1800, 3600, 5400):
         assert c.renew(t) == 5
