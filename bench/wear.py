@@ -8,7 +8,7 @@
 #   make bench-wear
 #   MICROPYPATH=firmware:host_tests/core:.frozen micropython bench/wear.py \
 #       [--seconds 3600] [--rate 10] [--firmware DIR] [--only one,many,legit,level]
-#       [--level 20000]
+#       [--level 20000] [--pool 64]      (pool: at most 239, from 192.168.4.16)
 #
 # "level": how evenly littlefs spreads the erases of the lease file over the
 # blocks (N commits back to back, no budget), and what that means for the
@@ -23,13 +23,16 @@ CYCLES = 100000
 
 
 def args(argv):
-    opts = {"seconds": 3600, "rate": 10, "firmware": None, "only": "one,many,legit,level", "level": 20000}
+    opts = {"seconds": 3600, "rate": 10, "firmware": None, "only": "one,many,legit,level", "level": 20000, "pool": 64}
     i = 1
     while i < len(argv):
         k = argv[i][2:]
         opts[k] = argv[i + 1] if k in ("firmware", "only") else int(argv[i + 1])
         i += 2
     return opts
+
+
+POOL = [64]
 
 
 def measure(name, run, seconds):
@@ -45,7 +48,7 @@ def measure(name, run, seconds):
     def make_store(srv):
         return LeaseStore(point + "/leases.dat", srv.table, srv.cfg.pool_start, log=lambda line: None)
 
-    net = wearing.Net(make_store)
+    net = wearing.Net(make_store, pool_end="192.168.4.%d" % (15 + POOL[0]))
     legit = run(net)
     st = net.srv.store
     st.close()
@@ -119,10 +122,12 @@ def main():
         sys.path.insert(0, o["firmware"])
     import wearing
 
+    POOL[0] = o["pool"]
     secs = o["seconds"]
     rate = o["rate"]
     only = o["only"].split(",")
-    print("dora lease-file wear: %d simulated s, hostile rate %d exchanges/s, littlefs 212 x 4 KB blocks" % (secs, rate))
+    print("dora lease-file wear: %d simulated s, hostile rate %d exchanges/s, pool %d, littlefs 212 x 4 KB blocks"
+          % (secs, rate, POOL[0]))
     if "one" in only:
         measure("one MAC, DORA+RELEASE", lambda net: wearing.one_station(net, secs, rate), secs)
     if "many" in only:
