@@ -400,21 +400,8 @@ class LeaseStore:
         f = self.file
         if f is None:
             f = self.file = self.fs.open(self.path, "ab")
-        buf = self.journal
-        n = 0
-        total = 0
         try:
-            for slot in range(self.table.capacity):
-                if _bit(self._dirty, slot):
-                    self._fill(buf, n * REC, slot, now)
-                    n += 1
-                    if n == self.size:
-                        f.write(self._views[n])
-                        total += n
-                        n = 0
-            if n:
-                f.write(self._views[n])
-                total += n
+            n = self._put(f, now, False)
             self.fs.sync(f)
         except OSError:
             # The file may now end in part of a record, which a retry would
@@ -432,8 +419,33 @@ class LeaseStore:
                 self._mark(slot, now)
         self._clean()
         self.writes += 1
-        self.bytes_written += total * REC
-        self.records += total
+        self.bytes_written += n * REC
+        self.records += n
+
+    def _put(self, f, now, whole):
+        """Write the dirty slots' records (whole: every remembered slot's)
+        in writes of up to `size` records; returns how many."""
+        t = self.table
+        buf = self.journal
+        n = 0
+        total = 0
+        for slot in range(t.capacity):
+            if whole:
+                state = t.raw_state(slot)
+                if state == L.OFFERED or (state == L.FREE and t.kind(slot) == L.KEY_NONE):
+                    continue  # offers are not leases; a never-used slot needs no record
+            elif not _bit(self._dirty, slot):
+                continue
+            self._fill(buf, n * REC, slot, now)
+            n += 1
+            if n == self.size:
+                f.write(self._views[n])
+                total += n
+                n = 0
+        if n:
+            f.write(self._views[n])
+            total += n
+        return total
 
     def _mark(self, slot, now):
         t = self.table
@@ -468,38 +480,20 @@ class LeaseStore:
         self.now = now
         self.close()
         fs = self.fs
-        buf = self.journal
-        table = self.table
-        n = 0
-        total = 0
         f = fs.open(self.tmp, "wb")
         try:
             f.write(self._header)
-            for slot in range(table.capacity):
-                state = table.raw_state(slot)
-                if (state == L.FREE or state == L.OFFERED) and table.kind(slot) == L.KEY_NONE:
-                    continue
-                if state == L.OFFERED:
-                    continue  # offers are not leases: not persisted
-                self._fill(buf, n * REC, slot, now)
-                n += 1
-                if n == self.size:
-                    f.write(self._views[n])
-                    total += n
-                    n = 0
-            if n:
-                f.write(self._views[n])
-                total += n
+            n = self._put(f, now, True)
             fs.sync(f)
         finally:
             f.close()
         fs.rename(self.tmp, self.path)
-        for slot in range(table.capacity):
+        for slot in range(self.table.capacity):
             self._mark(slot, now)
         self._clean()
-        self.records = total
+        self.records = n
         self.writes += 1
-        self.bytes_written += (total + 1) * REC
+        self.bytes_written += (n + 1) * REC
         self.compactions += 1
 
     now = 0  # the time of the last compaction or load
