@@ -95,3 +95,32 @@ def test_erases_on_the_real_littlefs_stay_within_the_budget():
         print("real littlefs, %s, 600 s: %d erases, %d commits (budget allows %d erases)" % (
             churn.__name__, erases, st.writes, limit))
         assert erases <= limit and st.writes <= _bound(600, every), (erases, st.writes)
+
+
+def test_the_budget_defers_commits_and_keeps_half_for_acked_bindings():
+    flash = FlashSim(journal=False)
+    net = _net(flash, 100)
+    st = net.srv.store
+    stations = [wearing.Station(net, i) for i in range(BURST + 2)]
+    calls = flash.sync_calls
+    # A release is written by flush() only while more than half the bucket is left.
+    a = stations[0]
+    assert a.dora(0)
+    a.release(0)
+    used = 1
+    while st.pending and st.flush(0):
+        used += 1
+    assert flash.sync_calls - calls == used
+    # New bindings spend what is left, one commit each, then are deferred.
+    acked = 0
+    for s in stations[1:]:
+        if s.dora(0):
+            acked += 1
+    assert acked == BURST - used and st.deferred >= 1 and net.withheld >= 1
+    calls = flash.sync_calls
+    util.raises(ST.WriteDeferred, st.commit, 1)  # the bucket is empty: nothing written
+    assert flash.sync_calls == calls and st.pending
+    assert isinstance(ST.WriteDeferred(11), OSError)
+    assert not st.flush(50)  # half the bucket is kept for ACKed bindings
+    st.commit(100)  # a token: every pending binding in one commit
+    assert st.pending == 0 and flash.sync_calls == calls + 1
