@@ -173,8 +173,8 @@ class LeaseTable:
         never used first), or -1 when the pool is exhausted.  Applies lazy
         expiry on the way, as state() does.  It runs for every new client:
         see _least_recently_used."""
-        if now > FOREVER:  # no clock gets there; a caller's value is capped
-            now = FOREVER
+        if now >= FOREVER:  # no clock gets there (it stops a second short)
+            now = FOREVER - 1
         return _least_recently_used(self.recs, self.capacity, now)
 
     def count(self, state, now):

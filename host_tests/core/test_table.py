@@ -64,6 +64,7 @@ def test_time_bytes_past_forever_read_as_forever_in_both_scans():
     assert t.state(3, L.FOREVER - 1) == L.BOUND and t.raw_state(3) == L.BOUND
     t.set_time(0, 99)
     assert t.least_recently_used(1000) == 0 and t.least_recently_used(2**30 + 7) == 0
+    assert t.raw_state(3) == L.BOUND  # a time "past FOREVER" never expires, whatever the caller's now
 
 
 def test_forget_marks_a_slot_dropped_until_it_is_keyed_again():
