@@ -6,6 +6,7 @@ address, on a raw layer-2 socket (root, inside a network namespace of ours).
                      [--timeout T] [--no-release] [--json]
     loadgen.py IFACE --script fill:253,release,fill:253,renew [--json]
     loadgen.py IFACE --flood [--count N] [--seconds S]   DISCOVERs only
+    loadgen.py IFACE --informs N [--spread-ms MS] [--spoof]  INFORMs naming absent hosts
 
 Each exchange has a new, locally administered MAC: DISCOVER -> OFFER ->
 REQUEST -> ACK, then (unless --no-release) a RELEASE, so the pool is reused
@@ -24,6 +25,13 @@ leases:  fill:N (N new clients bound, kept), renew (a unicast REQUEST with
 ciaddr for each held lease; this tool answers the server's ARP queries for
 held addresses), release (a RELEASE for each, paced), wait:S (sleep).
 Each phase reports its start/end times (for matching with strace).
+
+INFORMs (--informs): N DHCPINFORMs from ONE station (one MAC), spread over
+--spread-ms, each naming in ciaddr another address of the /24 that nobody
+holds (.2 to .254 in turn, skipping the server's), so that every answer is a
+unicast the server's kernel must resolve by ARP first, and cannot.  The
+frames leave from --source (default .254 of the subnet) or, with --spoof,
+from the named address itself.  Nothing is answered, not even ARP.
 
 Prints one summary (or JSON with --json): exchanges/s, drops, latency
 percentiles (DISCOVER to ACK).  Python 3 standard library only.
@@ -46,7 +54,7 @@ BCAST_MAC = b"\xff" * 6
 ZERO4 = b"\0\0\0\0"
 ALL_ONES = b"\xff\xff\xff\xff"
 COOKIE = b"\x63\x82\x53\x63"
-DISCOVER, OFFER, REQUEST, DECLINE, ACK, NAK, RELEASE = 1, 2, 3, 4, 5, 6, 7
+DISCOVER, OFFER, REQUEST, DECLINE, ACK, NAK, RELEASE, INFORM = 1, 2, 3, 4, 5, 6, 7, 8
 
 
 def ip_checksum(hdr):
@@ -160,6 +168,26 @@ class Gen:
             self.send(frame(mac, BCAST_MAC, ZERO4, ALL_ONES, dhcp(DISCOVER, mac, self.rng.getrandbits(32))))
             sent += 1
         return {"flood_sent": sent - self.send_errors, "seconds": time.time() - t0}
+
+    def informs(self, count, spread_ms, server, source=None, spoof=False):
+        """`count` INFORMs from one MAC within spread_ms, each naming a host
+        nobody holds (see the module's doc); bounded by count."""
+        mac = self.new_mac()
+        net = bytes(server[:3])
+        src = source or net + b"\xfe"
+        t0 = time.monotonic()
+        hosts = [net + bytes((h,)) for h in range(2, 255) if h != server[3]]
+        sent = 0
+        for i in range(count):
+            ciaddr = hosts[i % len(hosts)]
+            pkt = dhcp(INFORM, mac, self.rng.getrandbits(32), bytes((54, 4)) + server + PARAMS, ciaddr=ciaddr,
+                       broadcast=False)
+            self.send(frame(mac, BCAST_MAC, ciaddr if spoof else src, ALL_ONES, pkt))
+            sent += 1
+            due = t0 + spread_ms / 1000.0 * (i + 1) / count
+            while time.monotonic() < due:
+                pass  # spin: sleeps this short overshoot by far
+        return {"informs_sent": sent - self.send_errors, "seconds": time.monotonic() - t0}
 
     def _arp_answers(self):
         while True:
@@ -372,6 +400,10 @@ def main(argv=None):
     ap.add_argument("--no-release", action="store_true")
     ap.add_argument("--script", help="phases: fill:N,renew,release,wait:S")
     ap.add_argument("--flood", action="store_true", help="DISCOVERs only, from new MACs, unanswered")
+    ap.add_argument("--informs", type=int, default=0, help="INFORMs naming absent hosts, from one MAC")
+    ap.add_argument("--spread-ms", type=float, default=50.0, help="--informs: sent within this many ms")
+    ap.add_argument("--server", default="192.168.4.1", help="--informs: the server's address (option 54)")
+    ap.add_argument("--spoof", action="store_true", help="--informs: each from the address it names")
     ap.add_argument("--max-failures", type=int, default=None, help="scripts: end a fill after this many drops")
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--json", action="store_true")
@@ -382,8 +414,11 @@ def main(argv=None):
     a.count = max(0, min(a.count, 10_000_000))
     a.seconds = max(0.1, min(a.seconds, 3600))
     g = Gen(a.ifname, seed=a.seed if a.seed is not None else os.getpid() ^ int(time.time()), timeout=a.timeout)
+    a.informs = max(0, min(a.informs, 100_000))
     if a.flood:
         res = g.flood(a.count, a.seconds)
+    elif a.informs:
+        res = g.informs(a.informs, max(0.0, min(a.spread_ms, 60_000.0)), socket.inet_aton(a.server), spoof=a.spoof)
     elif a.script:
         res = g.script(a.script.split(","), window=a.window, max_fail=a.max_failures)
     else:
@@ -393,6 +428,8 @@ def main(argv=None):
         print(json.dumps(res))
     elif a.flood:
         print("flood: sent %d DISCOVERs from new MACs in %.1f s" % (res["flood_sent"], res["seconds"]))
+    elif a.informs:
+        print("informs: sent %d INFORMs naming absent hosts in %.1f ms" % (res["informs_sent"], res["seconds"] * 1000))
     elif a.script:
         for r in res["phases"]:
             print(" ".join("%s=%s" % kv for kv in r.items() if kv[0] not in ("t0", "t1")))
