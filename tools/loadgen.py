@@ -3,7 +3,7 @@
 address, on a raw layer-2 socket (root, inside a network namespace of ours).
 
     loadgen.py IFACE [--rate R] [--window W] [--count N] [--seconds S]
-                     [--timeout T] [--no-release] [--json]
+                     [--timeout T] [--retransmit S] [--no-release] [--json]
     loadgen.py IFACE --script fill:253,release,fill:253,renew [--json]
     loadgen.py IFACE --flood [--count N] [--seconds S]   DISCOVERs only
     loadgen.py IFACE --informs N [--spread-ms MS] [--spoof]  INFORMs naming absent hosts
@@ -18,7 +18,7 @@ Load: exchanges start at `rate` per second (open loop; 0: as fast as the
 window allows), with at most `window` in flight.  Bounded by --count AND
 --seconds; every exchange has its own deadline (--timeout, from the DISCOVER):
 an exchange that does not finish in time, or gets a NAK, is a drop.  No
-retransmissions: a lost packet is a dropped exchange.
+retransmissions unless --retransmit S: a lost packet is a dropped exchange.
 
 Scripts (for memory and flash-wear runs) run phases over a set of held
 leases:  fill:N (N new clients bound, kept), renew (a unicast REQUEST with
@@ -119,7 +119,7 @@ def parse_reply(data):
 
 
 class Exchange:
-    __slots__ = ("mac", "xid", "state", "t0", "deadline", "addr", "sid", "smac")
+    __slots__ = ("mac", "xid", "state", "t0", "deadline", "addr", "sid", "smac", "pkt", "sent")
 
 
 class Gen:
@@ -232,12 +232,15 @@ class Gen:
         self.send(frame(mac, smac, addr, sid, dhcp(RELEASE, mac, xid, opts, ciaddr=addr, broadcast=False)))
 
     # -- open-loop DORA load ----------------------------------------------------
-    def run(self, rate=0.0, window=64, count=1000, seconds=10.0, release=True, keep=None, max_fail=None):
+    def run(self, rate=0.0, window=64, count=1000, seconds=10.0, release=True, keep=None, max_fail=None,
+            retransmit=0.0):
         """Full exchanges; keep (a list) collects (mac, xid, addr, sid, smac)
-        of bound leases when release is False."""
+        of bound leases when release is False.  retransmit > 0: an exchange
+        sends its last message again after that many seconds without an
+        answer (as a real client does), until its deadline."""
         live = {}
         lat = []
-        started = done = naks = timeouts = 0
+        started = done = naks = timeouts = retransmits = 0
         t_start = time.monotonic()
         stop_at = t_start + seconds
         interval = 1.0 / rate if rate > 0 else 0.0
@@ -260,7 +263,9 @@ class Gen:
                 e.t0 = now
                 e.deadline = now + self.timeout
                 live[e.xid] = e
-                self.send(frame(e.mac, BCAST_MAC, ZERO4, ALL_ONES, dhcp(DISCOVER, e.mac, e.xid, PARAMS)))
+                e.pkt = frame(e.mac, BCAST_MAC, ZERO4, ALL_ONES, dhcp(DISCOVER, e.mac, e.xid, PARAMS))
+                e.sent = now
+                self.send(e.pkt)
                 started += 1
                 next_start = next_start + interval if interval else now
                 if interval and next_start < now - 0.05:
@@ -275,7 +280,9 @@ class Gen:
                 if typ == OFFER and e.state == OFFER:
                     e.state, e.addr, e.sid, e.smac = ACK, yiaddr, sid or ZERO4, smac
                     opts = bytes((50, 4)) + yiaddr + bytes((54, 4)) + e.sid + PARAMS
-                    self.send(frame(e.mac, BCAST_MAC, ZERO4, ALL_ONES, dhcp(REQUEST, e.mac, e.xid, opts)))
+                    e.pkt = frame(e.mac, BCAST_MAC, ZERO4, ALL_ONES, dhcp(REQUEST, e.mac, e.xid, opts))
+                    e.sent = time.monotonic()
+                    self.send(e.pkt)
                 elif typ == ACK and e.state == ACK:
                     t = last_ack = time.monotonic()
                     lat.append(t - e.t0)
@@ -293,9 +300,17 @@ class Gen:
             for xid in [x for x, e in live.items() if e.deadline <= now]:
                 timeouts += 1
                 del live[xid]
+            if retransmit > 0:
+                for e in live.values():
+                    if now - e.sent >= retransmit:
+                        e.sent = now
+                        retransmits += 1
+                        self.send(e.pkt)
         # the rate counts to the last ACK (the tail of timeouts is not work)
         elapsed = (last_ack if done else time.monotonic()) - t_start
-        return summary(started, done, naks, timeouts, elapsed, lat, rate, window)
+        res = summary(started, done, naks, timeouts, elapsed, lat, rate, window)
+        res["retransmits"] = retransmits
+        return res
 
     # -- phases over held leases -----------------------------------------------
     def renew(self, held, window=32):
@@ -398,6 +413,8 @@ def main(argv=None):
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--timeout", type=float, default=1.0, help="per exchange, from its DISCOVER")
     ap.add_argument("--no-release", action="store_true")
+    ap.add_argument("--retransmit", type=float, default=0.0,
+                    help="resend an unanswered DISCOVER/REQUEST after this many s (0: never)")
     ap.add_argument("--script", help="phases: fill:N,renew,release,wait:S")
     ap.add_argument("--flood", action="store_true", help="DISCOVERs only, from new MACs, unanswered")
     ap.add_argument("--informs", type=int, default=0, help="INFORMs naming absent hosts, from one MAC")
@@ -422,7 +439,7 @@ def main(argv=None):
     elif a.script:
         res = g.script(a.script.split(","), window=a.window, max_fail=a.max_failures)
     else:
-        res = g.run(a.rate, a.window, a.count, a.seconds, release=not a.no_release)
+        res = g.run(a.rate, a.window, a.count, a.seconds, release=not a.no_release, retransmit=a.retransmit)
     res["send_errors"] = g.send_errors
     if a.json:
         print(json.dumps(res))

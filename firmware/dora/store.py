@@ -93,6 +93,8 @@ class LeaseStore:
         # One view per possible length, made now so commit() allocates none.
         self._views = [mv[: i * REC] for i in range(journal + 1)]
         self.pending = 0
+        # One bit per slot whose last record is queued, not yet on flash.
+        self._unsynced = bytearray((table.capacity + 7) // 8)
         self._rec = bytearray(REC)
         self._header = bytearray(REC)
         h = self._header
@@ -132,12 +134,22 @@ class LeaseStore:
         (and fail) from inside the packet path."""
         return self.pending + n <= self.size
 
+    def durable(self, slot):
+        """True when the slot's last record is on flash (none is queued)."""
+        return not self._unsynced[slot >> 3] & (1 << (slot & 7))
+
+    def _all_durable(self):
+        u = self._unsynced
+        for i in range(len(u)):
+            u[i] = 0
+
     def note(self, slot, seconds):
         """Queue the slot's record as it is now in the table."""
         if self.pending == self.size:
             self.commit(self.now)
         self._fill(self.journal, self.pending * REC, slot, seconds)
         self.pending += 1
+        self._unsynced[slot >> 3] |= 1 << (slot & 7)
 
     def commit(self, now):
         """Append every queued record with one write and make it durable.
@@ -168,6 +180,7 @@ class LeaseStore:
         self.bytes_written += self.pending * REC
         self.records += self.pending
         self.pending = 0
+        self._all_durable()
 
     def compact(self, now):
         """Rewrite the file with one record per remembered slot, by writing
@@ -201,6 +214,7 @@ class LeaseStore:
         self.writes += 1
         self.bytes_written += (n + 1) * REC
         self.compactions += 1
+        self._all_durable()  # the file now holds every slot as the table does
 
     def _remaining(self, slot, expiry):
         # The lease length to store for a bound slot: its remaining time
