@@ -209,10 +209,11 @@ class Runner:
                     pass  # over the unicast budget: withheld (counted)
                 elif srv.durable or (event == S.EV_RENEW and store and not store.durable(slot)):
                     # An ACK waits until its binding is on flash: a renewal
-                    # too when its own record still waits (a failed write).
+                    # too when its own record still waits (a failed write),
+                    # and then it is the binding's first ACK to leave.
                     self.lens[held] = n
                     self.addrs[held] = addr
-                    self.held_events[held] = event
+                    self.held_events[held] = S.EV_ACK
                     self.held_slots[held] = slot
                     self.held_rapid[held] = srv.rapid
                     held += 1
@@ -240,7 +241,7 @@ class Runner:
                 for i in range(held):
                     self.addrs[i] = None
                     if self.cfg.log:
-                        self.log(self.describe(self.held_events[i], self.held_slots[i], self.held_rapid[i]) + " withheld")
+                        self.log("withheld: " + self.describe(self.held_events[i], self.held_slots[i], self.held_rapid[i]))
                 return
         for i in range(held):
             ev = self.held_events[i]
