@@ -220,8 +220,8 @@ class Runner:
                     waits = True
                 elif self._send(held, n, addr, event, slot, srv.rapid):
                     self._log_event(event, slot, srv.rapid)
-            elif event and event not in (S.EV_MALFORMED, S.EV_IGNORED, S.EV_REFUSED):
-                self._log_event(event, slot, False)  # no reply: a release, a decline...
+            elif self.cfg.log and event and event != S.EV_MALFORMED and event != S.EV_IGNORED and event != S.EV_REFUSED:
+                self.log(self.describe(event, slot))  # no reply: a release, a decline...
             if event:
                 self._report(event, slot, data, waits)
         # Only ACKs wait for the flash.  Records that no reply depends on
