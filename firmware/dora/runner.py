@@ -286,8 +286,10 @@ class Runner:
         ip = self.ip
         compat.sockaddr_ip(peer, ip, 0)
         own = D.same(ip, 0, out, off, 4)  # the requester's own source address
+        # A relay may send from another of its addresses than giaddr: its
+        # replies are bounded by the bucket alone.
         budget = self.budget
-        if (own or budget.third_party(out, D.OFF_CHADDR, now)) and budget.unicast(now):
+        if (own or relay or budget.third_party(out, D.OFF_CHADDR, now)) and budget.unicast(now):
             if own and compat.sockaddr_port(peer) == port:
                 return peer
             return compat.sockaddr(compat.ip_str(out, off), port)
@@ -483,9 +485,9 @@ class SendBudget:
     bucket (`burst`, refilled by `rate` a second) small enough that all of
     them stuck on ARP still leave room for the broadcasts.
 
-    A unicast to a third party (an address other than the requester's own
-    source: an INFORM or REQUEST naming another host in ciaddr, a relay
-    address another host claims) is also limited per requester (chaddr):
+    A unicast to a third party (an INFORM or REQUEST naming in ciaddr
+    another address than the one it came from) is also limited per
+    requester (chaddr):
     `third_party_max` per `window` seconds, counted in a table of `size`
     requesters.  A new requester takes the entry whose window began longest
     ago, so one that changes its chaddr every time gets a fresh count each
