@@ -177,6 +177,27 @@ def test_unicasts_to_requesters_own_addresses_are_bounded_and_acks_go_broadcast(
     assert r.unicast_withheld == 6 and r.unicast_broadcast == 1 and r.errors == 0
 
 
+def test_a_relay_sending_from_another_address_than_giaddr_is_answered():
+    # Relays often send from their address toward the server, not from
+    # giaddr: their replies are not counted as a third party's.
+    r = runner.Runner(loopback_config(util.tmp_path("leases.dat")))
+    r.clock = FixedClock()
+    got = []
+
+    async def client(cl, srv):
+        relay = compat.udp_socket(r.cfg.server_port, None, "127.0.4.200")  # giaddr's port 67
+        try:
+            for k in range(4):
+                cl.sendto(P.request(1, P.mac(1), xid=k, giaddr=P.ip("127.0.4.200")), srv)
+                got.extend(await replies(relay, 100))
+        finally:
+            relay.close()
+
+    with_runner(r, client)
+    assert [P.options(d)[53][0] for d in got] == [2, 2, 2, 2], got
+    assert r.unicast_withheld == 0
+
+
 # -- renewals while the lease file cannot be written -----------------------------------------
 
 
