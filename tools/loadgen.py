@@ -24,7 +24,9 @@ Scripts (for memory and flash-wear runs) run phases over a set of held
 leases:  fill:N (N new clients bound, kept), renew (a unicast REQUEST with
 ciaddr for each held lease; this tool answers the server's ARP queries for
 held addresses), release (a RELEASE for each, paced), wait:S (sleep).
-Each phase reports its start/end times (for matching with strace).
+Each phase reports its start/end times (for matching with strace).  With
+--no-arp the held addresses are never answered: renewals from hosts that
+send and then fall silent, whose unicast answers wait on ARP in vain.
 
 INFORMs (--informs): N DHCPINFORMs from ONE station (one MAC), spread over
 --spread-ms, each naming in ciaddr another address of the /24 that nobody
@@ -123,7 +125,7 @@ class Exchange:
 
 
 class Gen:
-    def __init__(self, ifname, seed=1, timeout=1.0):
+    def __init__(self, ifname, seed=1, timeout=1.0, arp=True):
         self.ifname = ifname
         self.rng = random.Random(seed)
         self.timeout = timeout
@@ -135,6 +137,7 @@ class Gen:
         self.arp.bind((ifname, 0))
         self.arp.setblocking(False)
         self.held_ips = {}  # address -> MAC, answered in ARP
+        self.arp_answers = arp  # False: held addresses go silent (their hosts left)
         self.macs = set()
         self.received = 0
         self.send_errors = 0
@@ -198,7 +201,7 @@ class Gen:
             # who-has: op 1 at 20..22, target IP at 38..42
             if len(p) < 42 or p[20:22] != b"\x00\x01":
                 continue
-            mac = self.held_ips.get(bytes(p[38:42]))
+            mac = self.held_ips.get(bytes(p[38:42])) if self.arp_answers else None
             if mac is None:
                 continue
             reply = p[6:12] + mac + b"\x08\x06" + p[14:20] + b"\x00\x02" + mac + p[38:42] + p[22:28] + p[28:32]
@@ -421,6 +424,7 @@ def main(argv=None):
     ap.add_argument("--spread-ms", type=float, default=50.0, help="--informs: sent within this many ms")
     ap.add_argument("--server", default="192.168.4.1", help="--informs: the server's address (option 54)")
     ap.add_argument("--spoof", action="store_true", help="--informs: each from the address it names")
+    ap.add_argument("--no-arp", action="store_true", help="scripts: never answer ARP for held addresses")
     ap.add_argument("--max-failures", type=int, default=None, help="scripts: end a fill after this many drops")
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--json", action="store_true")
@@ -430,7 +434,8 @@ def main(argv=None):
     # bounds, whatever the arguments say
     a.count = max(0, min(a.count, 10_000_000))
     a.seconds = max(0.1, min(a.seconds, 3600))
-    g = Gen(a.ifname, seed=a.seed if a.seed is not None else os.getpid() ^ int(time.time()), timeout=a.timeout)
+    g = Gen(a.ifname, seed=a.seed if a.seed is not None else os.getpid() ^ int(time.time()), timeout=a.timeout,
+            arp=not a.no_arp)
     a.informs = max(0, min(a.informs, 100_000))
     if a.flood:
         res = g.flood(a.count, a.seconds)
