@@ -286,10 +286,12 @@ class Runner:
         ip = self.ip
         compat.sockaddr_ip(peer, ip, 0)
         own = D.same(ip, 0, out, off, 4)  # the requester's own source address
-        # A relay may send from another of its addresses than giaddr: its
-        # replies are bounded by the bucket alone.
         budget = self.budget
-        if (own or relay or budget.third_party(out, D.OFF_CHADDR, now)) and budget.unicast(now):
+        # A relay that sends from giaddr, as most do, is answered at any
+        # rate (a relay serves many clients); one that sends from another
+        # of its addresses, by the bucket only (the per-requester share
+        # would starve its clients' retries).
+        if (relay and own) or ((own or relay or budget.third_party(out, D.OFF_CHADDR, now)) and budget.unicast(now)):
             if own and compat.sockaddr_port(peer) == port:
                 return peer
             return compat.sockaddr(compat.ip_str(out, off), port)

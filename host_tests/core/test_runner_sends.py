@@ -177,25 +177,30 @@ def test_unicasts_to_requesters_own_addresses_are_bounded_and_acks_go_broadcast(
     assert r.unicast_withheld == 6 and r.unicast_broadcast == 1 and r.errors == 0
 
 
-def test_a_relay_sending_from_another_address_than_giaddr_is_answered():
-    # Relays often send from their address toward the server, not from
-    # giaddr: their replies are not counted as a third party's.
+def test_a_relay_is_answered_at_any_rate_from_giaddr_and_by_the_bucket_otherwise():
+    # A relay serves many clients: one that sends from giaddr (as most do)
+    # is not held by the budget; one that sends from another address is
+    # held by the bucket only, not by the per-requester share.
     r = runner.Runner(loopback_config(util.tmp_path("leases.dat")))
     r.clock = FixedClock()
-    got = []
+    r.budget = SendBudget(3, 1)
+    got = {}
 
     async def client(cl, srv):
         relay = compat.udp_socket(r.cfg.server_port, None, "127.0.4.200")  # giaddr's port 67
         try:
-            for k in range(4):
-                cl.sendto(P.request(1, P.mac(1), xid=k, giaddr=P.ip("127.0.4.200")), srv)
-                got.extend(await replies(relay, 100))
+            for k in range(12):
+                relay.sendto(P.request(1, P.mac(k), xid=k, giaddr=P.ip("127.0.4.200")), srv)
+            got["from giaddr"] = len(await replies(relay, 200))
+            for k in range(6):  # one client's retries, from a relay's other address
+                cl.sendto(P.request(1, P.mac(1), xid=100 + k, giaddr=P.ip("127.0.4.200")), srv)
+            got["from elsewhere"] = len(await replies(relay, 200))
         finally:
             relay.close()
 
     with_runner(r, client)
-    assert [P.options(d)[53][0] for d in got] == [2, 2, 2, 2], got
-    assert r.unicast_withheld == 0
+    assert got == {"from giaddr": 12, "from elsewhere": 3}, got
+    assert r.unicast_withheld == 3
 
 
 # -- renewals while the lease file cannot be written -----------------------------------------
