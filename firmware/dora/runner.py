@@ -287,11 +287,15 @@ class Runner:
         compat.sockaddr_ip(peer, ip, 0)
         own = D.same(ip, 0, out, off, 4)  # the requester's own source address
         budget = self.budget
-        # A relay that sends from giaddr, as most do, is answered at any
-        # rate (a relay serves many clients); one that sends from another
-        # of its addresses, by the bucket only (the per-requester share
-        # would starve its clients' retries).
-        if (relay and own) or ((own or relay or budget.third_party(out, D.OFF_CHADDR, now)) and budget.unicast(now)):
+        if relay and own:
+            go = True  # a relay serves many clients: answered at any rate
+        elif own or relay:
+            # A relay sending from another of its addresses than giaddr is
+            # not counted per requester: that would starve its clients.
+            go = budget.unicast(now)
+        else:
+            go = budget.third_party(out, D.OFF_CHADDR, now) and budget.unicast(now)
+        if go:
             if own and compat.sockaddr_port(peer) == port:
                 return peer
             return compat.sockaddr(compat.ip_str(out, off), port)
@@ -489,11 +493,10 @@ class SendBudget:
 
     A unicast to a third party (an INFORM or REQUEST naming in ciaddr
     another address than the one it came from) is also limited per
-    requester (chaddr):
-    `third_party_max` per `window` seconds, counted in a table of `size`
-    requesters.  A new requester takes the entry whose window began longest
-    ago, so one that changes its chaddr every time gets a fresh count each
-    time, but is still held by the bucket."""
+    requester (chaddr): `third_party_max` per `window` seconds, counted in
+    a table of `size` requesters.  A new requester takes the entry whose
+    window began longest ago, so one that changes its chaddr every time
+    gets a fresh count each time, but is still held by the bucket."""
 
     def __init__(self, burst, rate, third_party_max=2, window=60, size=8):
         self.burst = burst
