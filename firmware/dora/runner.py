@@ -165,6 +165,10 @@ class Runner:
         if self.store:
             try:
                 self.store.commit(self.clock.now())
+            except OSError as e:
+                # Stopping must not end in a traceback: say what is lost
+                # (never an ACKed binding: those were written first).
+                self.log("lease file write failed at stop (%r): %d record(s) not saved" % (e, self.store.pending))
             finally:
                 self.store.close()
 
