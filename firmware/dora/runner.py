@@ -71,7 +71,6 @@ class Runner:
             self.views = share.views
             self.lens = share.lens
             self.addrs = share.addrs
-            self.held_events = share.held_events
             self.held_slots = share.held_slots
             self.held_rapid = share.held_rapid
         else:
@@ -102,8 +101,7 @@ class Runner:
         ]
         self.lens = [0] * BATCH
         self.addrs = [None] * BATCH
-        # What each held ACK is, to log it once it has left.
-        self.held_events = [0] * BATCH
+        # Each held ACK's slot and kind, to log it once it has left.
         self.held_slots = [0] * BATCH
         self.held_rapid = [False] * BATCH
 
@@ -214,10 +212,10 @@ class Runner:
                 elif srv.durable or (event == S.EV_RENEW and store and not store.durable(slot)):
                     # An ACK waits until its binding is on flash: a renewal
                     # too when its own record still waits (a failed write),
-                    # and then it is the binding's first ACK to leave.
+                    # and then it is the binding's first ACK to leave: it is
+                    # logged as an ACK.
                     self.lens[held] = n
                     self.addrs[held] = addr
-                    self.held_events[held] = S.EV_ACK
                     self.held_slots[held] = slot
                     self.held_rapid[held] = srv.rapid
                     held += 1
@@ -245,12 +243,11 @@ class Runner:
                 for i in range(held):
                     self.addrs[i] = None
                     if self.cfg.log:
-                        self.log("withheld: " + self.describe(self.held_events[i], self.held_slots[i], self.held_rapid[i]))
+                        self.log("withheld: " + self.describe(S.EV_ACK, self.held_slots[i], self.held_rapid[i]))
                 return
         for i in range(held):
-            ev = self.held_events[i]
-            if self._send(i, self.lens[i], self.addrs[i], ev, self.held_slots[i], self.held_rapid[i]):
-                self._log_event(ev, self.held_slots[i], self.held_rapid[i])
+            if self._send(i, self.lens[i], self.addrs[i], S.EV_ACK, self.held_slots[i], self.held_rapid[i]):
+                self._log_event(S.EV_ACK, self.held_slots[i], self.held_rapid[i])
             self.addrs[i] = None
         if self.deferred:
             # The bindings are on flash and their ACKs have left: now tell
