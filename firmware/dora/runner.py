@@ -261,7 +261,7 @@ class Runner:
         """Send reply i; False (logged and counted) when the stack refused it."""
         k = (n + _STEP - 1) // _STEP
         out = self.outs[i]
-        D.zero(out, n, min(k * _STEP, REPLY_SIZE) - n)
+        D.zero(out, n, min(k * _STEP, len(out)) - n)
         try:
             self.sock.sendto(self.views[i][k - _KMIN], addr)
             return True
