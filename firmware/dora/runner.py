@@ -50,6 +50,71 @@ def _log(line):
     print("dora: " + line)
 
 
+class SendBudget:
+    """Bounds the unicast replies a server sends, without allocating.
+
+    A unicast may wait in the network stack until ARP resolves its
+    destination, holding buffer space that every reply needs; for a host
+    nobody holds it waits seconds.  So unicasts are taken from a token
+    bucket (`burst`, refilled by `rate` a second) small enough that all of
+    them stuck on ARP still leave room for the broadcasts.
+
+    A unicast to a third party (an INFORM or REQUEST naming in ciaddr
+    another address than the one it came from) is also limited per
+    requester (chaddr): `third_party_max` per `window` seconds, counted in
+    a table of `size` requesters.  A new requester takes the entry whose
+    window began longest ago, so one that changes its chaddr every time
+    gets a fresh count each time, but is still held by the bucket."""
+
+    def __init__(self, burst, rate, third_party_max=2, window=60, size=8):
+        self.burst = burst
+        self.rate = rate
+        self.tokens = burst
+        self.last = 0  # second of the last refill
+        self.third_party_max = third_party_max
+        self.window = window
+        self.macs = bytearray(6 * size)
+        self.counts = bytearray(size)
+        self.since = [-window] * size  # second each entry's window began
+
+    def unicast(self, now):
+        """Take one unicast; False when the bucket is empty."""
+        if now > self.last:
+            t = self.tokens + (now - self.last) * self.rate
+            self.tokens = t if t < self.burst else self.burst
+            self.last = now
+        if self.tokens > 0:
+            self.tokens -= 1
+            return True
+        return False
+
+    def third_party(self, buf, off, now):
+        """Count one unicast to a third party for the requester whose chaddr
+        is at buf[off:off+6]; False when it has had its share."""
+        macs = self.macs
+        since = self.since
+        counts = self.counts
+        oldest = 0
+        i = 0
+        while i < len(counts):
+            if D.same(macs, i * 6, buf, off, 6):
+                break
+            if since[i] < since[oldest]:
+                oldest = i
+            i += 1
+        if i == len(counts):
+            i = oldest
+            D.copy(macs, i * 6, buf, off, 6)
+            since[i] = now - self.window  # expired: restarted below
+        if now - since[i] >= self.window:
+            counts[i] = 0
+            since[i] = now
+        if counts[i] >= self.third_party_max:
+            return False
+        counts[i] += 1
+        return True
+
+
 class Runner:
     def __init__(self, cfg, log=_log, fs=None, share=None):
         """`share`: another Runner in the same event loop whose reply
@@ -481,71 +546,6 @@ class Runner:
         for ip, key, state, left, name in self.leases():
             lines.append("%-15s  %-23s  %-8s  %-8s  %s" % (ip, key, state, "%ds" % left if left else "-", name or "-"))
         return "\n".join(lines)
-
-
-class SendBudget:
-    """Bounds the unicast replies a server sends, without allocating.
-
-    A unicast may wait in the network stack until ARP resolves its
-    destination, holding buffer space that every reply needs; for a host
-    nobody holds it waits seconds.  So unicasts are taken from a token
-    bucket (`burst`, refilled by `rate` a second) small enough that all of
-    them stuck on ARP still leave room for the broadcasts.
-
-    A unicast to a third party (an INFORM or REQUEST naming in ciaddr
-    another address than the one it came from) is also limited per
-    requester (chaddr): `third_party_max` per `window` seconds, counted in
-    a table of `size` requesters.  A new requester takes the entry whose
-    window began longest ago, so one that changes its chaddr every time
-    gets a fresh count each time, but is still held by the bucket."""
-
-    def __init__(self, burst, rate, third_party_max=2, window=60, size=8):
-        self.burst = burst
-        self.rate = rate
-        self.tokens = burst
-        self.last = 0  # second of the last refill
-        self.third_party_max = third_party_max
-        self.window = window
-        self.macs = bytearray(6 * size)
-        self.counts = bytearray(size)
-        self.since = [-window] * size  # second each entry's window began
-
-    def unicast(self, now):
-        """Take one unicast; False when the bucket is empty."""
-        if now > self.last:
-            t = self.tokens + (now - self.last) * self.rate
-            self.tokens = t if t < self.burst else self.burst
-            self.last = now
-        if self.tokens > 0:
-            self.tokens -= 1
-            return True
-        return False
-
-    def third_party(self, buf, off, now):
-        """Count one unicast to a third party for the requester whose chaddr
-        is at buf[off:off+6]; False when it has had its share."""
-        macs = self.macs
-        since = self.since
-        counts = self.counts
-        oldest = 0
-        i = 0
-        while i < len(counts):
-            if D.same(macs, i * 6, buf, off, 6):
-                break
-            if since[i] < since[oldest]:
-                oldest = i
-            i += 1
-        if i == len(counts):
-            i = oldest
-            D.copy(macs, i * 6, buf, off, 6)
-            since[i] = now - self.window  # expired: restarted below
-        if now - since[i] >= self.window:
-            counts[i] = 0
-            since[i] = now
-        if counts[i] >= self.third_party_max:
-            return False
-        counts[i] += 1
-        return True
 
 
 def _events():
