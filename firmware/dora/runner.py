@@ -31,6 +31,7 @@ from . import dhcp as D
 from . import leases as L
 from . import server as S
 from .store import LeaseStore
+from .store import reason as store_reason
 
 BATCH = compat.RECV_BATCH
 RECV_SIZE = const(600)  # bounded: 1500 exhausted small heaps (platform.md)
@@ -231,7 +232,7 @@ class Runner:
             except OSError as e:
                 # Stopping must not end in a traceback: say what is lost
                 # (never an ACKed binding: those were written first).
-                self.log("lease file write failed at stop (%r): %d record(s) not saved" % (e, self.store.pending))
+                self.log("lease file not written at stop (%s): %d record(s) not saved" % (store_reason(e), self.store.pending))
             finally:
                 self.store.close()
 
@@ -295,20 +296,19 @@ class Runner:
         # (releases, declines) ride along with the next commit, or the
         # housekeeping flush within FLUSH_MS: fewer writes, and losing one
         # to a power cut errs on the safe side (the address stays taken).
-        # Commit early too when the journal is half full, so that one more
-        # round (at most BATCH requests, two records each) always fits.
-        if store and store.pending and (held or not store.room(store.capacity() // 2)):
+        if held:
             try:
                 store.commit(now)
             except OSError as e:
                 # Not durable, so not acknowledged: the clients will retry,
-                # and the queued records are written by a later commit.
+                # and the records are written by a later commit.  (The store
+                # logs a failing flash itself, a few times, not every time.)
                 self.commit_failures += 1
-                self.log("lease file write failed (%r): %d ACK(s) withheld" % (e, held))
                 for i in range(held):
                     self.addrs[i] = None
                     if self.cfg.log:
-                        self.log("withheld: " + self.describe(S.EV_ACK, self.held_slots[i], self.held_rapid[i]))
+                        self.log("withheld: %s (%s)" % (
+                            self.describe(S.EV_ACK, self.held_slots[i], self.held_rapid[i]), store_reason(e)))
                 return
         for i in range(held):
             if self._send(i, self.lens[i], self.addrs[i], S.EV_ACK, self.held_slots[i], self.held_rapid[i]):
@@ -454,7 +454,8 @@ class Runner:
 
     def revoke(self, slot):
         """End the lease in `slot` now, dropping the client's affinity so that
-        its next renewal is NAKed; durable before this returns."""
+        its next renewal is NAKed; on flash before this returns unless the
+        lease file cannot be written now (then logged)."""
         t = self.server.table
         now = self.clock.now()
         if t.state(slot, now) == L.FREE and t.kind(slot) == L.KEY_NONE:
@@ -468,7 +469,11 @@ class Runner:
             self.server.names.clear(slot)
         if self.store:
             self.store.note(slot, 0)
-            self.store.commit(now)
+            try:
+                self.store.commit(now)
+            except OSError as e:
+                # Ended in RAM at once; on flash with the next write.
+                self.log("the revocation waits for the next lease file write (%s)" % store_reason(e))
         return True
 
     def hostname(self, slot):
@@ -596,11 +601,8 @@ async def _housekeeping(runner):
     while True:
         await compat.sleep_ms(FLUSH_MS if not every or every * 1000 > FLUSH_MS else every * 1000)
         now = runner.clock.now()
-        if runner.store and runner.store.pending:
-            try:
-                runner.store.commit(now)
-            except OSError as e:
-                runner.log("lease file write failed (%r); will retry" % (e,))
+        if runner.store:
+            runner.store.flush(now)  # never raises; a failing flash is retried with backoff
         runner.sweep(now)
         gc.collect()
         if every and now - last_status >= every:
