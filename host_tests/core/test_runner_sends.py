@@ -255,6 +255,29 @@ def test_stopping_with_a_failing_flash_says_what_is_lost_without_a_traceback():
     assert lines[-1].startswith("stopped: ") and r.sock is None, lines
 
 
+def test_revoking_while_the_flash_fails_ends_the_lease_and_says_it_waits():
+    # Fails before: the commit's OSError escaped revoke() (a traceback at
+    # the REPL, for dora.control.revoke).
+    flash = BrokenFlash()
+    lines = []
+    r = runner.Runner(loopback_config(util.tmp_path("leases.dat")), log=lines.append, fs=flash)
+    got = {}
+
+    async def client(cl, srv):
+        addr = await bind(cl, srv, r, 1)
+        flash.broken = True
+        got["revoked"] = r.revoke(r.server.slot_of(P.ip(addr), 0))
+        nak = await exchange(cl, srv, P.request(3, P.mac(1), xid=5, ciaddr=P.ip(addr)))
+        got["renewal"] = P.options(nak)[53][0]
+        flash.broken = False
+
+    with_runner(r, client)
+    assert got == {"revoked": True, "renewal": 6}, got
+    assert [ln for ln in lines if ln.startswith("the revocation waits")] == [
+        "the revocation waits for the next lease file write (ENOSPC, no space left)"
+    ], lines
+
+
 def test_store_durable_tracks_each_slots_record():
     path = util.tmp_path("leases.dat")
     flash = BrokenFlash()
