@@ -27,8 +27,6 @@ from . import server as S
 from .store import LeaseStore
 
 BATCH = compat.RECV_BATCH
-RECV_SIZE = const(600)  # bounded: 1500 exhausted small heaps (platform.md)
-REPLY_SIZE = const(576)
 _STEP = const(32)  # replies are padded to a multiple of this (PAD after END)
 _KMIN = const(300 // 32)  # D.MIN_LEN // _STEP: the shortest reply's view
 FLUSH_MS = 5000  # records that no ACK waits for reach the flash within this
@@ -77,13 +75,14 @@ class Runner:
         self.broadcast_addr = compat.sockaddr(compat.ip_str(cfg.broadcast), cfg.client_port)
 
     def _buffers(self):
-        self.outs = [bytearray(REPLY_SIZE) for _ in range(BATCH)]
+        size = self.cfg.reply_size
+        self.outs = [bytearray(size) for _ in range(BATCH)]
         # sendto needs an object of the reply's exact length, and slicing
         # allocates: so replies are padded to a multiple of _STEP and a view
         # of each such length is made now, once.
         # (Replies are at least D.MIN_LEN long: no views below that.)
         self.views = [
-            [memoryview(b)[: min(k * _STEP, REPLY_SIZE)] for k in range(_KMIN, REPLY_SIZE // _STEP + 2)]
+            [memoryview(b)[: min(k * _STEP, size)] for k in range(_KMIN, size // _STEP + 2)]
             for b in self.outs
         ]
         self.lens = [0] * BATCH
@@ -174,7 +173,7 @@ class Runner:
         held = 0
         for _ in range(BATCH):
             try:
-                data, peer = sock.recvfrom(RECV_SIZE)
+                data, peer = sock.recvfrom(D.MAX_MESSAGE)
             except OSError as e:
                 if e.args[0] not in (compat.EAGAIN, compat.ETIMEDOUT):
                     self.errors += 1
@@ -224,7 +223,7 @@ class Runner:
     def _send(self, i, n, addr):
         k = (n + _STEP - 1) // _STEP
         out = self.outs[i]
-        D.zero(out, n, min(k * _STEP, REPLY_SIZE) - n)
+        D.zero(out, n, min(k * _STEP, len(out)) - n)
         try:
             self.sock.sendto(self.views[i][k - _KMIN], addr)
         except OSError as e:
