@@ -247,6 +247,8 @@ class Runner:
         for the flash, so listeners hear of it once the ACK has left."""
         if self.cfg.log and event not in (S.EV_MALFORMED, S.EV_IGNORED, S.EV_REFUSED):
             self.log(self.describe(event, slot))
+        if self.server.cut:
+            self.log(S.cut_text(self.server))
         if event == S.EV_ACK or event == S.EV_RENEW:
             _set_bit(self.bound, slot)
         elif event == S.EV_RELEASE or event == S.EV_DECLINE:
@@ -490,7 +492,7 @@ def status_text(r, now):
 
 def stats_text(r):
     s = r.server.stats
-    line = "received %d, offers %d, acks %d, renewals %d, naks %d, releases %d, declines %d, informs %d, malformed %d, ignored %d, exhausted %d, refused %d, rate-limited %d, journal-full %d, errors %d" % (
+    line = "received %d, offers %d, acks %d, renewals %d, naks %d, releases %d, declines %d, informs %d, malformed %d, ignored %d, exhausted %d, refused %d, rate-limited %d, journal-full %d, options cut %d, bad echoes %d, untrusted relays %d, errors %d" % (
         s.received,
         s.offers,
         s.acks,
@@ -505,6 +507,9 @@ def stats_text(r):
         s.refused,
         s.rate_limited,
         s.journal_full,
+        s.options_cut,
+        s.bad_echoes,
+        s.untrusted_relays,
         r.errors,
     )
     if r.store:

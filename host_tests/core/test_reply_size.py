@@ -143,8 +143,8 @@ def test_reply_buffers_are_sized_by_the_config():
 
 
 # -- the runner, over loopback UDP: what actually leaves --------------------------
-def _serve(cfg_dict, client):
-    r = runner.Runner(cfg_dict)
+def _serve(cfg_dict, client, logs=None):
+    r = runner.Runner(cfg_dict, log=logs.append if logs is not None else (lambda line: None))
 
     async def main():
         r.open()
@@ -180,13 +180,18 @@ def test_runner_sends_android_its_portal_and_keeps_576_clients_within_576():
         got["small"] = await _exchange(sock, addr, P.request(1, P.mac(2), xid=2, options=[ANDROID_PRL, size57(576)]))
         got["plain"] = await _exchange(sock, addr, P.request(1, P.mac(3), xid=3, options=[ANDROID_PRL]))
 
-    _serve(util.loopback_config(None, options=BIG), client)
+    logs = []
+    r = _serve(util.loopback_config(None, options=BIG), client, logs)
     a = got["android"]
     assert P.options(a)[114] == PORTAL.encode() and len(a) <= 1472
     for k in ("small", "plain"):
         d = got[k]
         assert len(d) + 28 <= 576, (k, len(d))  # the IP datagram
         assert P.options(d)[114] == PORTAL.encode()  # 43 is what did not fit
+    # Said in the log and counted in the totals.
+    cut = [line for line in logs if "left out" in line]
+    assert len(cut) == 2 and "option(s) 43 left out" in cut[0], logs
+    assert r.server.stats.options_cut == 2 and "options cut 2" in runner.stats_text(r)
 
 
 def test_runner_answers_requests_up_to_a_full_ethernet_frame():
