@@ -588,14 +588,7 @@ class Server:
 
 def _has(blob, code):
     """True when the TLV blob (or None) holds option `code`."""
-    if blob is None:
-        return False
-    i = 0
-    while i < len(blob):
-        if blob[i] == code:
-            return True
-        i += 2 + blob[i + 1]
-    return False
+    return _find(blob, code) >= 0
 
 
 def _u32(v):

@@ -272,7 +272,7 @@ def test_trusted_relays_default_accepts_any_and_empty_accepts_none():
 
 def test_bad_trusted_relays_name_the_field():
     for bad in ("10.0.0.1", ["10.0.0"], [1], ["0.0.0.0"], ["255.255.255.255"]):
-        e = util.raises(config.ConfigError, lambda: make_server(trusted_relays=bad))
+        e = util.raises(config.ConfigError, lambda bad=bad: make_server(trusted_relays=bad))
         assert str(e).startswith("trusted_relays"), str(e)
 
 
@@ -349,7 +349,7 @@ def test_bad_boot_settings_name_the_field():
         ({"static": [{"mac": "02:00:00:00:00:09", "address": "192.168.4.20", "next_server": "x"}]}, "static[0].next_server"),
         ({"classes": [{"name": "c", "mac_prefix": "02", "boot_file": ""}]}, "classes[0].boot_file"),
     ):
-        e = util.raises(config.ConfigError, lambda: make_server(**over))
+        e = util.raises(config.ConfigError, lambda over=over: make_server(**over))
         assert str(e).startswith(field), (field, str(e))
 
 

@@ -1,0 +1,48 @@
+# What dora's replies carry, read by a real client, as root in network
+# namespaces (dora on the MicroPython unix port in the AP namespace): busybox
+# udhcpc takes 576-byte datagrams, so a config with more options than fit is
+# answered with option overload (file/sname), and udhcpc must find every
+# option it asked for, the boot server (siaddr, 66) and the boot file (67)
+# in it.  Every reply dora sends must dissect cleanly in tshark.
+#
+# Uses host_tests/system/netns.py; skips without root/netns (fails in CI).
+
+import pytest
+
+from netns import Dora, Lab, Udhcpc, wait_for
+
+
+@pytest.fixture
+def lab(need, tmp_path):
+    need("udhcpc", "tshark")
+    with Lab(stations=1) as lab:
+        lab.workdir = str(tmp_path)
+        yield lab
+
+
+PORTAL = "http://192.168.4.1/portal"
+VENDOR = bytes(range(1, 121))  # option 43: 120 bytes
+PRIVATE = b"p" * 110  # option 224: 110 bytes
+
+
+def test_udhcpc_reads_an_overloaded_reply_with_its_boot_server_and_file(lab):
+    dora = Dora(
+        lab, lab.workdir, log=True, next_server="192.168.4.5", boot_file="pxelinux.0",
+        options={"114": PORTAL, "43": "hex:" + VENDOR.hex(), "224": "hex:" + PRIVATE.hex()},
+    ).start()
+    c = Udhcpc(lab.station(0), lab.workdir)
+    c.start(["-O", "43", "-O", "114", "-O", "224", "-O", "66", "-O", "67"])
+    assert c.wait_address(), c.lines
+    assert wait_for(lambda: c.options().get("opt114"), 5), c.lines
+    opts = c.options()
+    assert bytes.fromhex(opts["opt114"]) == PORTAL.encode(), opts
+    assert bytes.fromhex(opts.get("opt43", "")) == VENDOR, opts
+    assert bytes.fromhex(opts.get("opt224", "")) == PRIVATE, opts
+    assert opts.get("tftp") == "192.168.4.5" and opts.get("siaddr") == "192.168.4.5", opts
+    assert opts.get("bootfile") == "pxelinux.0", opts
+    c.stop()
+    dora.stop()
+    # Nothing was left out, and the overloaded replies dissect cleanly.
+    assert not dora.find("left out"), dora.lines
+    replies, problems = dora.check_replies()
+    assert replies > 0 and not problems, problems
