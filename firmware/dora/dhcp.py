@@ -77,6 +77,10 @@ IP_UDP_HEADERS = const(28)  # what option 57 counts besides the DHCP message
 # Largest DHCP message dora receives or sends: one Ethernet frame's payload
 # (1500) less the IP and UDP headers.
 MAX_MESSAGE = const(1472)
+# A read that every request of usual size fits in (clients send at most 576
+# bytes unless they say otherwise), for a heap too fragmented to hand out
+# MAX_MESSAGE bytes in one piece.
+SHORT_READ = const(600)
 SEND_STEP = const(32)  # the runner sends replies padded to a multiple of this
 FILE_LEN = const(128)  # the file field
 

@@ -173,7 +173,7 @@ class Runner:
         held = 0
         for _ in range(BATCH):
             try:
-                data, peer = sock.recvfrom(D.MAX_MESSAGE)
+                data, peer = _recvfrom(sock)
             except OSError as e:
                 if e.args[0] not in (compat.EAGAIN, compat.ETIMEDOUT):
                     self.errors += 1
@@ -387,6 +387,17 @@ class Runner:
         for ip, key, state, left, name in self.leases():
             lines.append("%-15s  %-23s  %-8s  %-8s  %s" % (ip, key, state, "%ds" % left if left else "-", name or "-"))
         return "\n".join(lines)
+
+
+def _recvfrom(sock):
+    """One datagram of up to D.MAX_MESSAGE bytes.  recvfrom(n) allocates n
+    bytes first: when a fragmented heap has no such piece, read
+    D.SHORT_READ bytes instead, so that requests of usual size are still
+    served (a longer one arrives cut and is dropped as malformed)."""
+    try:
+        return sock.recvfrom(D.MAX_MESSAGE)
+    except MemoryError:
+        return sock.recvfrom(D.SHORT_READ)
 
 
 def _events():
