@@ -46,3 +46,10 @@ def test_udhcpc_reads_an_overloaded_reply_with_its_boot_server_and_file(lab):
     assert not dora.find("left out"), dora.lines
     replies, problems = dora.check_replies()
     assert replies > 0 and not problems, problems
+    # udhcpc sends 57 = 576: its OFFER and ACK did need the overload, and
+    # every datagram stayed within 576 bytes of IP.
+    sizes = dora.capture.lines("dhcp.option.type == 52", fields=["ip.len", "dhcp.option.option_overload"])
+    assert len(sizes) >= 2, sizes
+    for line in sizes:
+        ip_len, overload = line.split("\t")
+        assert int(ip_len) <= 576 and int(overload) in (1, 2, 3), line
