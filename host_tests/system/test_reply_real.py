@@ -53,3 +53,39 @@ def test_udhcpc_reads_an_overloaded_reply_with_its_boot_server_and_file(lab):
     for line in sizes:
         ip_len, overload = line.split("\t")
         assert int(ip_len) <= 576 and int(overload) in (1, 2, 3), line
+
+
+SEND = r"""
+import socket, sys
+mac = bytes.fromhex(sys.argv[1].replace(":", ""))
+def request(xid, options):
+    b = bytearray(236)
+    b[0:3] = b"\x01\x01\x06"
+    b[4:8] = xid.to_bytes(4, "big")
+    b[28:34] = mac
+    b += b"\x63\x82\x53\x63" + bytes((53, 1, 1))
+    for code, value in options:
+        b += bytes((code, len(value))) + value
+    b += b"\xff" + bytes(300 - len(b) - 1)
+    return bytes(b)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, sys.argv[2].encode())
+s.bind(("0.0.0.0", 68))
+# Option 61 of 0 and 1 byte, option 82 with a sub-option that overruns it.
+for xid, opts in ((1, [(61, b"")]), (2, [(61, b"\x01")]), (3, [(82, b"\x01\x09ab")]), (4, [(61, b"\x01" + mac)])):
+    s.sendto(request(xid, opts), ("255.255.255.255", 67))
+"""
+
+
+def test_replies_to_invalid_61_and_82_dissect_cleanly_and_are_counted(lab):
+    dora = Dora(lab, lab.workdir, log=True).start()
+    sta = lab.station(0)
+    sta.run(["python3", "-c", SEND, sta.mac, sta.ifname])
+    assert wait_for(lambda: len(dora.find("OFFER")) >= 4, 5), dora.lines
+    dora.stop()
+    assert [ln for ln in dora.lines if "bad echoes 3" in ln], dora.lines[-3:]
+    replies, problems = dora.check_replies()
+    assert replies >= 4 and not problems, problems
+    echoed = dora.capture.lines("dhcp.option.type == 61", fields=["dhcp.id"])
+    assert echoed == ["0x00000004"], echoed  # only the valid one came back
