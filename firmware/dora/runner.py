@@ -17,6 +17,7 @@
 # the same host, as it is for renewals and relays.
 
 import gc
+import select
 
 from . import compat
 from .compat import asyncio, const
@@ -115,6 +116,8 @@ class Runner:
         if self not in running:
             running.append(self)  # for dora.control
         self.sock = compat.udp_socket(cfg.server_port, cfg.interface, compat.ip_str(cfg.bind_address))
+        self.poller = select.poll()
+        self.poller.register(self.sock, select.POLLIN)
         p = cfg.pool_start
         last = bytearray(p)
         self.server.ip_of(cfg.pool_size - 1, last, 0)
@@ -171,7 +174,9 @@ class Runner:
         srv = self.server
         now = self.clock.now()
         held = 0
-        for _ in range(BATCH):
+        for i in range(BATCH):
+            if i and not _waiting(self.poller):
+                break  # a read that fails still costs its buffer
             try:
                 data, peer = _recvfrom(sock)
             except OSError as e:
@@ -387,6 +392,15 @@ class Runner:
         for ip, key, state, left, name in self.leases():
             lines.append("%-15s  %-23s  %-8s  %-8s  %s" % (ip, key, state, "%ds" % left if left else "-", name or "-"))
         return "\n".join(lines)
+
+
+def _waiting(poller):
+    """True when a datagram waits (ipoll: no allocation on MicroPython)."""
+    if compat.MICROPYTHON:
+        for _ in poller.ipoll(0):
+            return True
+        return False
+    return bool(poller.poll(0))
 
 
 def _recvfrom(sock):
