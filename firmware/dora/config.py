@@ -315,8 +315,8 @@ def _boot_options(item, field, given):
     bf = item.get("boot_file")
     if bf is not None:
         f = prefix + "boot_file"
-        if not isinstance(bf, str) or not 0 < len(bf) < FILE_LEN:
-            _fail(f, "expected a file name of 1 to %d characters" % (FILE_LEN - 1))
+        if not isinstance(bf, str) or not 0 < len(bf.encode()) < FILE_LEN:
+            _fail(f, "expected a file name of 1 to %d bytes" % (FILE_LEN - 1))
         if _find(given, OPT_BOOT_FILE) >= 0:
             _fail(f, "given twice: here and as option 67")
         out += _tlv(OPT_BOOT_FILE, bf.encode())

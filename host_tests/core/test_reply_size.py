@@ -344,6 +344,7 @@ def test_bad_boot_settings_name_the_field():
         ({"next_server": "tftp"}, "next_server"),
         ({"boot_file": ""}, "boot_file"),
         ({"boot_file": "x" * 128}, "boot_file"),
+        ({"boot_file": "\u00e9" * 64}, "boot_file"),  # 128 bytes of UTF-8
         ({"boot_file": 7}, "boot_file"),
         ({"boot_file": "a", "options": {"67": "b"}}, "boot_file"),
         ({"static": [{"mac": "02:00:00:00:00:09", "address": "192.168.4.20", "next_server": "x"}]}, "static[0].next_server"),
