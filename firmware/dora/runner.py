@@ -252,8 +252,8 @@ class Runner:
         for the flash, so listeners hear of it once the ACK has left."""
         if self.cfg.log and event not in (S.EV_MALFORMED, S.EV_IGNORED, S.EV_REFUSED):
             self.log(self.describe(event, slot))
-        if self.server.cut:
-            self.log(S.cut_text(self.server))
+            if self.server.cut:
+                self.log(S.cut_text(self.server))
         if event == S.EV_ACK or event == S.EV_RENEW:
             _set_bit(self.bound, slot)
         elif event == S.EV_RELEASE or event == S.EV_DECLINE:

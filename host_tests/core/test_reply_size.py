@@ -181,7 +181,7 @@ def test_runner_sends_android_its_portal_and_keeps_576_clients_within_576():
         got["plain"] = await _exchange(sock, addr, P.request(1, P.mac(3), xid=3, options=[ANDROID_PRL]))
 
     logs = []
-    r = _serve(util.loopback_config(None, options=BIG), client, logs)
+    r = _serve(util.loopback_config(None, options=BIG, log=True), client, logs)
     a = got["android"]
     assert P.options(a)[114] == PORTAL.encode() and len(a) <= 1472
     for k in ("small", "plain"):
