@@ -23,6 +23,7 @@
 # the same host, as it is for renewals and relays.
 
 import gc
+import select
 
 from . import compat
 from .compat import asyncio, const
@@ -34,8 +35,6 @@ from .store import LeaseStore
 from .store import reason as store_reason
 
 BATCH = compat.RECV_BATCH
-RECV_SIZE = const(600)  # bounded: 1500 exhausted small heaps (platform.md)
-REPLY_SIZE = const(576)
 _STEP = const(32)  # replies are padded to a multiple of this (PAD after END)
 _KMIN = const(300 // 32)  # D.MIN_LEN // _STEP: the shortest reply's view
 FLUSH_MS = 5000  # records that no ACK waits for reach the flash within this
@@ -156,13 +155,14 @@ class Runner:
         self.broadcast_addr = compat.sockaddr(compat.ip_str(cfg.broadcast), cfg.client_port)
 
     def _buffers(self):
-        self.outs = [bytearray(REPLY_SIZE) for _ in range(BATCH)]
+        size = self.cfg.reply_size
+        self.outs = [bytearray(size) for _ in range(BATCH)]
         # sendto needs an object of the reply's exact length, and slicing
         # allocates: so replies are padded to a multiple of _STEP and a view
         # of each such length is made now, once.
         # (Replies are at least D.MIN_LEN long: no views below that.)
         self.views = [
-            [memoryview(b)[: min(k * _STEP, REPLY_SIZE)] for k in range(_KMIN, REPLY_SIZE // _STEP + 2)]
+            [memoryview(b)[: min(k * _STEP, size)] for k in range(_KMIN, size // _STEP + 2)]
             for b in self.outs
         ]
         self.lens = [0] * BATCH
@@ -198,6 +198,8 @@ class Runner:
         if self not in running:
             running.append(self)  # for dora.control
         self.sock = compat.udp_socket(cfg.server_port, cfg.interface, compat.ip_str(cfg.bind_address))
+        self.poller = select.poll()
+        self.poller.register(self.sock, select.POLLIN)
         p = cfg.pool_start
         last = bytearray(p)
         self.server.ip_of(cfg.pool_size - 1, last, 0)
@@ -259,9 +261,11 @@ class Runner:
         store = self.store
         now = self.clock.now()
         held = 0
-        for _ in range(BATCH):
+        for i in range(BATCH):
+            if i and not _waiting(self.poller):
+                break  # a read that fails still costs its buffer
             try:
-                data, peer = sock.recvfrom(RECV_SIZE)
+                data, peer = _recvfrom(sock)
             except OSError as e:
                 if e.args[0] not in (compat.EAGAIN, compat.ETIMEDOUT):
                     self.errors += 1
@@ -389,6 +393,8 @@ class Runner:
         """Track an event and hand it to the listeners; `held`: its ACK
         waits for the flash, so listeners hear of it once the ACK has left.
         (round() logs it, once its reply has left.)"""
+        if self.cfg.log and self.server.cut:
+            self.log(S.cut_text(self.server))
         if event == S.EV_ACK or event == S.EV_RENEW:
             _set_bit(self.bound, slot)
         elif event == S.EV_RELEASE or event == S.EV_DECLINE:
@@ -553,6 +559,26 @@ class Runner:
         return "\n".join(lines)
 
 
+def _waiting(poller):
+    """True when a datagram waits (ipoll: no allocation on MicroPython)."""
+    if compat.MICROPYTHON:
+        for _ in poller.ipoll(0):
+            return True
+        return False
+    return bool(poller.poll(0))
+
+
+def _recvfrom(sock):
+    """One datagram of up to D.MAX_MESSAGE bytes.  recvfrom(n) allocates n
+    bytes first: when a fragmented heap has no such piece, read
+    D.SHORT_READ bytes instead, so that requests of usual size are still
+    served (a longer one arrives cut and is dropped as malformed)."""
+    try:
+        return sock.recvfrom(D.MAX_MESSAGE)
+    except MemoryError:
+        return sock.recvfrom(D.SHORT_READ)
+
+
 def _events():
     # dora.events is loaded by the first listener: no RAM for it otherwise.
     from . import events
@@ -657,7 +683,7 @@ def status_text(r, now):
 
 def stats_text(r):
     s = r.server.stats
-    line = "received %d, offers %d, acks %d, renewals %d, naks %d, releases %d, declines %d, informs %d, malformed %d, ignored %d, exhausted %d, refused %d, rate-limited %d, journal-full %d, errors %d" % (
+    line = "received %d, offers %d, acks %d, renewals %d, naks %d, releases %d, declines %d, informs %d, malformed %d, ignored %d, exhausted %d, refused %d, rate-limited %d, journal-full %d, options cut %d, bad echoes %d, untrusted relays %d, errors %d" % (
         s.received,
         s.offers,
         s.acks,
@@ -672,6 +698,9 @@ def stats_text(r):
         s.refused,
         s.rate_limited,
         s.journal_full,
+        s.options_cut,
+        s.bad_echoes,
+        s.untrusted_relays,
         r.errors,
     )
     line += ", unicasts withheld %d, broadcast instead %d" % (r.unicast_withheld, r.unicast_broadcast)
