@@ -147,6 +147,9 @@ class DoraClientProcess:
 
 
 def print_table(server, title):
+    # dora logs an exchange just after its reply left: let those lines in
+    # first, or they land inside the table.
+    time.sleep(0.3)
     say(title + " — lease file as dora would restore it after a power cut:")
     print(server.table(), flush=True)
 

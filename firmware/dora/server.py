@@ -94,6 +94,9 @@ class Stats:
         self.journal_full = 0  # requests deferred: lease journal full
         self.refused = 0  # by the allow/deny/ignore_unknown policy
         self.rate_limited = 0  # DISCOVERs over max_offers_per_minute
+        self.options_cut = 0  # options left out of replies: no room
+        self.bad_echoes = 0  # malformed 61/82 not echoed
+        self.untrusted_relays = 0  # relayed requests from untrusted giaddr
 
 
 class Server:
@@ -116,6 +119,7 @@ class Server:
         self.event = EV_NONE
         self.event_slot = -1
         self.rapid = False  # this reply is a Rapid Commit ACK
+        self.cut = 0  # options this reply left out (cut_text names them)
         self.static_i = -1  # index of the requester's static host, or -1
         self.klass = None  # the requester's class (config.Klass), or None
         # Any class with a sub-range?  Then allocation checks ranges.
@@ -246,12 +250,19 @@ class Server:
         self.event_slot = -1
         self.dest = 0
         self.rapid = False
+        self.cut = 0
         if now >= L.FOREVER:  # dora's Clock stops short of it; any other is capped
             now = L.FOREVER - 1
         msg = self.msg
         if not msg.parse(buf, n):
             self.stats.malformed += 1
             self.event = EV_MALFORMED
+            return 0
+        relays = self.cfg.trusted_relays
+        if relays is not None and not msg.is_zero(D.OFF_GIADDR) and not _listed(relays, buf, D.OFF_GIADDR):
+            # Replies to a relay go to giaddr: only to relays we were told of.
+            self.stats.untrusted_relays += 1
+            self.event = EV_REFUSED
             return 0
         self.static_i = self.static_index(buf, D.OFF_CHADDR)
         self.klass = self.class_of(msg) if self.cfg.classes else None
@@ -518,7 +529,27 @@ class Server:
         msg = self.msg
         buf = msg.buf
         w = self.w
-        w.start(out, D.BOOTREPLY, msg.max_reply(len(out)))
+        cfg = self.cfg
+        host = cfg.static_options[self.static_i] if self.static_i >= 0 else None
+        klass = self.klass.options if self.klass is not None else None
+        # The boot file (67) the most specific level names goes in the file
+        # field; options then spill into sname first, so the file stays free.
+        boot = None
+        boot_at = -1
+        if kind != D.NAK:
+            boot = host
+            boot_at = _find(host, D.OPT_BOOT_FILE)
+            if boot_at < 0:
+                boot = klass
+                boot_at = _find(klass, D.OPT_BOOT_FILE)
+            if boot_at < 0:
+                boot = cfg.options_blob
+                boot_at = _find(boot, D.OPT_BOOT_FILE)
+        limit = msg.max_reply(len(out))
+        if limit < len(out):
+            # The edge sends replies padded to a multiple of SEND_STEP.
+            limit -= limit % D.SEND_STEP
+        w.start(out, D.BOOTREPLY, limit, 0 if kind == D.NAK else 3, boot_at >= 0)
         copy(out, D.OFF_XID, buf, D.OFF_XID, 4)
         copy(out, D.OFF_FLAGS, buf, D.OFF_FLAGS, 2)
         copy(out, D.OFF_GIADDR, buf, D.OFF_GIADDR, 4)
@@ -533,29 +564,48 @@ class Server:
         if kind == D.NAK:
             w.option(D.OPT_MESSAGE, _NAK_TEXT, 0, len(_NAK_TEXT))
         else:
+            # siaddr: a host's or class's next server (its option 66 when
+            # that is an address), else the pool's next_server.
+            if not _ip_text(host, out, D.OFF_SIADDR) and not _ip_text(klass, out, D.OFF_SIADDR):
+                if cfg.next_server is not None:
+                    copy(out, D.OFF_SIADDR, cfg.next_server, 0, 4)
             if slot >= 0:
                 w.option(D.OPT_LEASE_TIME, self.t_lease, 0, 4)
                 w.option(D.OPT_RENEWAL_TIME, self.t1, 0, 4)
                 w.option(D.OPT_REBINDING_TIME, self.t2, 0, 4)
             # The most specific value of a code wins: the static host's, then
             # the class's, then the pool's.  The pool's go first so that the
-            # essentials (mask, router, DNS) fit should the reply fill up.
-            host = self.cfg.static_options[self.static_i] if self.static_i >= 0 else None
-            klass = self.klass.options if self.klass is not None else None
-            self._options(self.cfg.options_blob, host, klass)
+            # essentials (mask, router, DNS) stay in the options field.
+            self._options(cfg.options_blob, host, klass)
             if klass is not None:
                 self._options(klass, host, None)
             if host is not None:
                 self._options(host, None, None)
             if self.rapid:
                 w.option(D.OPT_RAPID_COMMIT, buf, 0, 0)
+        # Echo only what is well formed: a malformed echo makes the whole
+        # reply malformed to a strict parser.
         cid = msg.opt(D.OPT_CLIENT_ID)
         if cid >= 0:  # RFC 6842: echo the client identifier
-            w.option(D.OPT_CLIENT_ID, buf, cid, msg.opt_len(D.OPT_CLIENT_ID))
+            if msg.valid_client_id():
+                w.option(D.OPT_CLIENT_ID, buf, cid, msg.opt_len(D.OPT_CLIENT_ID))
+            else:
+                self.stats.bad_echoes += 1
         relay = msg.opt(D.OPT_RELAY_AGENT)
         if relay >= 0:  # RFC 3046: echo the relay agent information
-            w.option(D.OPT_RELAY_AGENT, buf, relay, msg.opt_len(D.OPT_RELAY_AGENT))
+            if msg.valid_relay_info():
+                w.option(D.OPT_RELAY_AGENT, buf, relay, msg.opt_len(D.OPT_RELAY_AGENT))
+            else:
+                self.stats.bad_echoes += 1
+        if boot_at >= 0:
+            length = boot[boot_at + 1]
+            if w.file_free() and length < D.FILE_LEN:
+                copy(out, D.OFF_FILE, boot, boot_at + 2, length)  # NUL-ended: zeroed
+            elif not msg.wants(D.OPT_BOOT_FILE):
+                w.tlv(boot, boot_at)  # RFC 2132 9.5: file is taken, so 67
         n = w.finish()
+        self.cut = w.skipped
+        self.stats.options_cut += w.skipped
         if not msg.is_zero(D.OFF_GIADDR):
             self.dest = TO_RELAY
             if kind == D.NAK:
@@ -585,15 +635,82 @@ class Server:
 
 def _has(blob, code):
     """True when the TLV blob (or None) holds option `code`."""
-    if blob is None:
-        return False
-    i = 0
-    while i < len(blob):
-        if blob[i] == code:
-            return True
-        i += 2 + blob[i + 1]
-    return False
+    return _find(blob, code) >= 0
 
 
 def _u32(v):
     return ((v >> 24) & 0xFF, (v >> 16) & 0xFF, (v >> 8) & 0xFF, v & 0xFF)
+
+
+def _find(blob, code):
+    """Offset of option `code` in the TLV blob (or None), or -1."""
+    if blob is None:
+        return -1
+    i = 0
+    while i < len(blob):
+        if blob[i] == code:
+            return i
+        i += 2 + blob[i + 1]
+    return -1
+
+
+def _ip_text(blob, out, off):
+    """Write the address that the blob's option 66 spells as dotted text
+    into out[off:off+4]; False (out untouched) when there is none."""
+    at = _find(blob, D.OPT_TFTP_SERVER)
+    if at < 0:
+        return False
+    i = at + 2
+    end = i + blob[at + 1]
+    part = 0
+    digits = 0
+    value = 0
+    while i <= end:
+        c = blob[i] if i < end else 46  # the end closes the last part like a '.'
+        if 48 <= c <= 57 and digits < 3:
+            value = value * 10 + c - 48
+            digits += 1
+        elif c == 46 and digits and value <= 255 and part < 4:
+            part += 1
+            digits = 0
+            value = 0
+        else:
+            return False
+        i += 1
+    if part != 4:
+        return False
+    # Valid: a second pass writes it.
+    i = at + 2
+    part = 0
+    value = 0
+    while i < end:
+        c = blob[i]
+        if c == 46:
+            out[off + part] = value
+            part += 1
+            value = 0
+        else:
+            value = value * 10 + c - 48
+        i += 1
+    out[off + 3] = value
+    return True
+
+
+def _listed(addrs, buf, off):
+    """True when the 4 bytes at buf[off] are one of the addresses in
+    `addrs` (4 bytes each)."""
+    for i in range(0, len(addrs), 4):
+        if same(addrs, i, buf, off, 4):
+            return True
+    return False
+
+
+def cut_text(srv):
+    """What the last reply left out, for the log ("" when nothing)."""
+    w = srv.w
+    if not srv.cut:
+        return ""
+    n = srv.cut if srv.cut <= len(w.cut) else len(w.cut)
+    codes = " ".join(str(w.cut[i]) for i in range(n))
+    more = " and %d more" % (srv.cut - n) if srv.cut > n else ""
+    return "option(s) %s%s left out: the reply is full at %d bytes" % (codes, more, w.limit)
