@@ -20,7 +20,7 @@ except ImportError:
     print("dora: this interpreter has no asyncio module (the MicroPython unix port freezes it; micropython-lib has it for other builds)")
     sys.exit(2)
 
-from dora import config, runner  # noqa: E402
+from dora import compat, config, runner  # noqa: E402
 
 
 def start(argv):
@@ -32,7 +32,11 @@ def start(argv):
     except config.ConfigError as e:
         print("dora: bad config: %s" % e)
         sys.exit(2)
-    runner.main(cfgs)
+    try:
+        runner.main(cfgs)
+    except compat.PortInUse as e:  # a second dora (or another DHCP server)
+        print("dora: %s" % e)
+        sys.exit(1)
 
 
 start(sys.argv)

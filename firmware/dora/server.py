@@ -8,12 +8,21 @@
 #              address is then in out at OFF_CIADDR or OFF_GIADDR)
 #     durable  True when the reply acknowledges a binding queued in the lease
 #              store: the runner must store.commit() before sending it
-#     event    what happened (EV_*), with event_slot, for logs and callbacks
+#     event    what happened (EV_*), with event_slot, for logs and callbacks;
+#              for EV_NAK (event_slot -1) `ip` holds the address refused
+#              and the client is the request's chaddr (msg.buf at
+#              OFF_CHADDR) and its key (kind, key)
 #   It reads no clock (now is whole seconds since boot), does no I/O and,
 #   after construction, allocates nothing: the heap_lock test holds it to that.
 #
 # Which client: leases are keyed by the client identifier (61) when sent,
-# else by chaddr.  Static reservations are matched by chaddr.
+# else by chaddr; a client id seen for the first time takes over the record
+# keyed by the same chaddr (see _adopt).  One key holds one slot, in RAM and
+# on flash (see _claim).  Static reservations are matched by chaddr.
+#
+# A client asking to keep an address (INIT-REBOOT, RENEWING, REBINDING) gets
+# it when it is its own, or free while we have no record of the client (a
+# lease file lost) and we are authoritative; another's address is NAKed.
 #
 # Allocation order for a DISCOVER: static reservation, the client's current
 # or previous address (kept as affinity in a FREE record), the requested
@@ -101,6 +110,7 @@ class Server:
         self.w = D.Writer()
         self.key = bytearray(L.KEY_LEN)
         self.kind = L.KEY_NONE
+        self.mac_key = bytearray(L.KEY_LEN)  # scratch: chaddr as a key
         self.ip = bytearray(4)  # scratch: the address a request names
         self.sid = config.address
         self.pool_start = config.pool_start
@@ -121,11 +131,15 @@ class Server:
         lease = config.lease_time
         self.forever = lease == 0xFFFFFFFF
         self.lease = lease
+        # The lease as the table counts it: a small int even on a 32-bit
+        # board; a lease reaching FOREVER lasts "until the clock stops"
+        # there (docs/time.md), while the reply still states `lease`.
+        self.span = L.FOREVER if self.forever or lease >= L.FOREVER else lease
         # T1/T2 (RFC 2131 4.4.5) as 4 bytes each: lease/2 and 7/8 of it.
         self.t1 = bytes(_u32(lease // 2 if not self.forever else lease))
         self.t2 = bytes(_u32(lease - lease // 8 if not self.forever else lease))
         self.t_lease = bytes(_u32(lease))
-        self.lease_seconds = L.FOREVER if self.forever else lease
+        self.lease_seconds = self.span
         self.reserve()
 
     def reserve(self):
@@ -217,17 +231,15 @@ class Server:
         if not self.ranged:
             return t.least_recently_used(now)
         best = -1
-        best_time = L.FOREVER + 1
+        best_time = 0  # of best, when best >= 0
         for slot in range(t.capacity):
             if t.reserved(slot) or not self.may_use(slot) or t.state(slot, now) != L.FREE:
                 continue
-            tm = t.time(slot)
             if t.kind(slot) == L.KEY_NONE:
-                tm = -1
-            if tm < best_time:
+                return slot  # never used, or its affinity was dropped
+            tm = t.time(slot)
+            if best < 0 or tm < best_time:
                 best, best_time = slot, tm
-                if tm < 0:
-                    break
         return best
 
     # -- entry point ----------------------------------------------------------
@@ -239,6 +251,8 @@ class Server:
         self.dest = 0
         self.rapid = False
         self.cut = 0
+        if now >= L.FOREVER:  # dora's Clock stops short of it; any other is capped
+            now = L.FOREVER - 1
         msg = self.msg
         if not msg.parse(buf, n):
             self.stats.malformed += 1
@@ -258,7 +272,9 @@ class Server:
             return 0
         self._client_key(msg, buf)
         t = msg.type
-        if self.store and t != D.INFORM and not self.store.room():
+        # Room for the records one request may note: a binding, the slot
+        # its client gives up, and a record re-keyed by _adopt.
+        if self.store and t != D.INFORM and not self.store.room(3 if self.kind == L.KEY_CLIENT_ID else 2):
             # The journal is full until the next commit: change nothing now
             # (a client retries; a dropped RELEASE leaves the address taken,
             # the safe side).  The runner commits early enough that this is
@@ -266,6 +282,8 @@ class Server:
             self.stats.journal_full += 1
             self.event = EV_IGNORED
             return 0
+        if self.kind == L.KEY_CLIENT_ID and t != D.INFORM:
+            self._adopt(now)
         if t == D.DISCOVER:
             return self._discover(msg, now, out)
         if t == D.REQUEST:
@@ -298,6 +316,26 @@ class Server:
             key[6] = 0
             key[7] = 0
 
+    def _adopt(self, now):
+        """A client keyed by its chaddr so far that now sends a client id
+        (a boot loader without 61, then the OS with an RFC 4361 one) is the
+        same client: on a miss by client id, its chaddr-keyed record takes
+        the client id as key, so it keeps its address.  (The other way, a
+        client id and then none, cannot be matched: a DUID holds no MAC.)"""
+        t = self.table
+        if t.find(L.KEY_CLIENT_ID, self.key) >= 0:
+            return
+        mk = self.mac_key
+        copy(mk, 0, self.msg.buf, D.OFF_CHADDR, 6)  # mk[6:8] stay zero
+        slot = t.find(L.KEY_MAC, mk)
+        if slot < 0:
+            return
+        s = t.state(slot, now)
+        tm = t.time(slot)
+        t.set(slot, s, L.KEY_CLIENT_ID, self.key, tm)
+        if self.store and s != L.OFFERED:  # offers are not on flash
+            self.store.note(slot, 0 if s == L.FREE else (L.FOREVER if tm >= L.FOREVER else tm - now))
+
     def _ours(self, msg):
         """False when the message names another server (option 54)."""
         sid = msg.opt(D.OPT_SERVER_ID)
@@ -324,7 +362,7 @@ class Server:
             return self._bind(slot, now, out)
         if not (t.state(slot, now) == L.BOUND and self._mine(slot)):
             self._claim(slot, now)
-            t.set(slot, L.OFFERED, self.kind, self.key, now + self.cfg.offer_hold)
+            t.set(slot, L.OFFERED, self.kind, self.key, L.later(now, self.cfg.offer_hold))
         self.stats.offers += 1
         return self._reply(D.OFFER, slot, out, EV_OFFER)
 
@@ -348,13 +386,16 @@ class Server:
 
     def _claim(self, slot, now):
         """Before `slot` takes this client's key, take the key off every other
-        slot (a client holds one address); a binding given up is recorded."""
+        slot: a client holds one address.  Every slot given up is recorded,
+        whatever its state here: the lease file may still hold an older
+        record of it for this client (a lease expired in RAM only, an
+        affinity), which would come back at the next start as a second lease."""
         t = self.table
+        t.drop_key(slot)  # the caller keys it next: find() must see the others only
         other = t.find(self.kind, self.key)
-        while other >= 0 and other != slot:
-            was_bound = t.state(other, now) == L.BOUND
-            t.forget(other, now)
-            if was_bound and self.store:
+        while other >= 0:
+            t.forget(other, now, False)
+            if self.store:
                 self.store.note(other, 0)
             other = t.find(self.kind, self.key)
 
@@ -377,12 +418,11 @@ class Server:
             return self._nak(out)
         if not msg.is_zero(D.OFF_CIADDR):
             # RENEWING (unicast) or REBINDING (broadcast): ciaddr, no 50.
-            slot = self.slot_of(msg.buf, D.OFF_CIADDR)
-            if slot >= 0 and self._mine(slot) and self._renewable(slot, now):
-                return self._bind(slot, now, out)
-            if slot >= 0 or self.cfg.authoritative:
-                return self._nak(out)
-            return self._ignore()
+            copy(self.ip, 0, msg.buf, D.OFF_CIADDR, 4)
+            slot = self.slot_of(self.ip, 0)
+            if slot < 0:
+                return self._nak(out) if self.cfg.authoritative else self._ignore()
+            return self._asked_for(msg, slot, now, out)
         if have_ip:
             # INIT-REBOOT: a client that remembers an address asks to keep it.
             return self._init_reboot(msg, now, out)
@@ -394,23 +434,30 @@ class Server:
         return s == L.BOUND or s == L.FREE or s == L.OFFERED
 
     def _init_reboot(self, msg, now, out):
-        t = self.table
         auth = self.cfg.authoritative
         if not self.in_subnet(self.ip, 0):
             return self._nak(out) if auth else self._ignore()
         slot = self.slot_of(self.ip, 0)
         if slot < 0:
             return self._nak(out) if auth else self._ignore()
+        return self._asked_for(msg, slot, now, out)
+
+    def _asked_for(self, msg, slot, now, out):
+        """A client asks to keep the pool address `slot` (INIT-REBOOT,
+        RENEWING, REBINDING): its own, or a free one it holds while we have
+        no record of it (a lease file lost), is granted; another's is not."""
+        t = self.table
         fixed = self.static_slot(msg.buf, D.OFF_CHADDR)
         if fixed >= 0 and fixed != slot:
             return self._nak(out)  # move it to its reserved address
         if self._mine(slot) and self._renewable(slot, now):
             return self._bind(slot, now, out)
         s = t.state(slot, now)
-        if s == L.FREE and (fixed == slot or (not t.reserved(slot) and self.may_use(slot))):
-            # Unknown to us but free (e.g. a lease file lost): grant it when
-            # we are the network's authority, stay silent otherwise.
-            return self._bind(slot, now, out) if auth else self._ignore()
+        if s == L.FREE and (fixed == slot or (not t.reserved(slot) and not t.dropped(slot) and self.may_use(slot))):
+            # Unknown to us but free: grant it when we are the network's
+            # authority, stay silent otherwise (RFC 2131 4.3.2).  Not an
+            # address taken off its holder on purpose (revoked, declined).
+            return self._bind(slot, now, out) if self.cfg.authoritative else self._ignore()
         return self._nak(out)
 
     def _bind(self, slot, now, out):
@@ -418,7 +465,7 @@ class Server:
         changed = not (t.state(slot, now) == L.BOUND and self._mine(slot))
         if changed:
             self._claim(slot, now)
-        t.set(slot, L.BOUND, self.kind, self.key, L.FOREVER if self.forever else now + self.lease)
+        t.set(slot, L.BOUND, self.kind, self.key, L.later(now, self.span))
         names = self.names
         if names is not None:
             if changed:
@@ -465,7 +512,7 @@ class Server:
             return self._ignore()
         hold = self.cfg.decline_hold
         t.forget(slot, now)
-        t.set_state(slot, L.DECLINED, now + hold)
+        t.set_state(slot, L.DECLINED, L.later(now, hold))
         if self.store:
             self.store.note(slot, hold)
         self.stats.declines += 1

@@ -297,8 +297,8 @@ def test_next_server_and_boot_file_fill_siaddr_file_and_66_67_when_asked():
     assert bytes(c.out[20:24]) == P.ip("192.168.4.5") and P.cstring(c.out, D.OFF_FILE, 128) == b"pxelinux.0"
     a = c.dora(0)
     assert a and bytes(c.out[20:24]) == P.ip("192.168.4.5")  # the ACK too
-    # A NAK carries neither.
-    n = c.send(3, 0, ciaddr=P.ip("192.168.4.22"))
+    # A NAK (a renewal of the address offered to the first client) carries neither.
+    n = c.send(3, 0, ciaddr=P.ip("192.168.4.16"))
     assert parsed(c.out, n)[53] == b"\x06"
     assert bytes(c.out[20:24]) == bytes(4) and P.cstring(c.out, D.OFF_FILE, 128) == b""
 
