@@ -32,12 +32,8 @@
 
 import json
 
-try:  # MicroPython
-    import asyncio
-except ImportError:  # pragma: no cover
-    import uasyncio as asyncio
-
 from dora import compat
+from dora.compat import asyncio
 from dora import config as C
 
 BOARD_CONFIG = "/board.json"

@@ -37,10 +37,10 @@ except ImportError:  # CPython
 
     MICROPYTHON = False
 
-try:  # MicroPython: asyncio is the package from micropython-lib / the firmware
+try:  # both interpreters: MicroPython's is frozen into the firmware
     import asyncio
-except ImportError:  # pragma: no cover - every supported interpreter has one
-    import uasyncio as asyncio  # noqa: F401
+except ImportError:  # pragma: no cover - the unix port lost its frozen entry
+    raise ImportError("no asyncio module (MicroPython unix port: keep the literal '.frozen' entry in MICROPYPATH)")
 
 import errno
 
