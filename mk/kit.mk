@@ -126,7 +126,7 @@ $(PICOW_STOCK_IMAGE): $(KIT_SOURCE) $(RP2_TOOLS) $(KIT_MPY_CROSS)
 # The whole MicroPython core suite on 32 bits: the port must really be one
 # (a 64-bit build here would pass tests meant to catch 31-bit small ints).
 test-mp32: $(MP32)
-	@$(MP32) -c "import sys; sys.exit(sys.maxsize != 2**31 - 1)" || \
+	@$(MP32) -c "import sys; sys.exit(0 if sys.maxsize == 2**31 - 1 else 1)" || \
 	    { echo "test-mp32: $(MP32) is not a 32-bit build (sys.maxsize != 2**31-1)"; exit 1; }
 	MICROPYPATH=$(MP_TESTS) $(MP32) -X heapsize=64M host_tests/mp_runner.py
 
