@@ -146,3 +146,17 @@ def test_the_report_adds_up_and_shows_what_dora_adds(image, capsys):
         for line in lines:
             print("firmware report: " + line)
     assert "over the stock image" in lines[-1] and "flash +%d B" % (f["flash"] - s["flash"]) in lines[-1]
+
+
+def test_firmware_args_skip_submodules_only_when_they_are_there(tmp_path):
+    """The kit is no git checkout: `make submodules` would fail there, so it
+    runs only when the port's submodules are missing."""
+    have = tmp_path / "have"
+    (have / "lib" / "pico-sdk" / "src").mkdir(parents=True)
+    args, image = board.firmware_make_args("rp2040", str(have))
+    assert not any("submodules" in a for a in args)
+    assert args[0] == ["-C", str(have / "mpy-cross")]
+    assert args[-1][:3] == ["-C", str(have / "ports" / "rp2"), "BOARD=RPI_PICO_W"]
+    assert image == str(have / "ports" / "rp2" / "build-RPI_PICO_W" / "firmware.uf2")
+    args, _ = board.firmware_make_args("rp2040", str(tmp_path / "bare"))
+    assert ["-C", str(tmp_path / "bare" / "ports" / "rp2"), "BOARD=RPI_PICO_W", "submodules"] in args
