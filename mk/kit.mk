@@ -54,7 +54,7 @@ MP32 := $(MICROPY_DIR)/ports/unix/build-standard-32bit/micropython
 PICOW_IMAGE := $(RP2_PORT)/build-RPI_PICO_W/firmware.elf
 PICOW_STOCK_IMAGE := $(RP2_PORT)/build-RPI_PICO_W-stock/firmware.elf
 W5500_IMAGE := $(RP2_PORT)/build-W5500_EVB_PICO/firmware.elf
-export PICOW_IMAGE PICOW_STOCK_IMAGE W5500_IMAGE MP32 KIT_MPY_CROSS
+export MICROPY_DIR PICOW_IMAGE PICOW_STOCK_IMAGE W5500_IMAGE MP32 KIT_MPY_CROSS
 endif
 
 # What the Pico W image with dora is made from.
@@ -80,8 +80,13 @@ kit: $(KIT_SOURCE)
 kit-tools: $(RP2_TOOLS) $(KIT_MPY_CROSS)
 kit-unix32: $(MP32)
 kit-images: $(PICOW_IMAGE) $(W5500_IMAGE) $(PICOW_STOCK_IMAGE)
-# What make test builds before its tests run, once the toolchain is in.
+# What make test builds before its tests run, once the toolchain is in (a
+# missing piece is named, not left to a compiler error).
 test-builds: venv debs
+	@for t in cmake arm-none-eabi-gcc gcc; do command -v $$t >/dev/null || \
+	    { echo "test-builds: $$t is missing (as root: sh tools/install_debs.sh toolchain)"; exit 1; }; done
+	@echo 'int main(void) { return 0; }' | gcc -m32 -x c - -o /dev/null 2>/dev/null || \
+	    { echo "test-builds: gcc -m32 cannot link (as root: sh tools/install_debs.sh toolchain: gcc-multilib)"; exit 1; }
 	+@$(MAKE) --no-print-directory kit-unix32 kit-images
 
 # --strip-components: the tarball's top folder goes, so the tree is
