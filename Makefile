@@ -28,12 +28,14 @@ debs:
 # the kit, mk/kit.mk), then pytest on CPython, the core suite on the 64-bit
 # unix port, then each step in TEST_STEPS (an mk/*.mk file adds its own:
 # TEST_STEPS += test-mp32).  Every step runs even when an earlier one fails;
-# make test fails if any did, naming them.
+# make test fails if any did, naming them.  Each step's wall time is printed.
 TEST_STEPS :=
 test: venv debs
 	+@failed=""; \
 	for step in test-builds test-pytest test-mp64 $(TEST_STEPS); do \
+	    t0=$$(date +%s); \
 	    $(MAKE) --no-print-directory $$step || failed="$$failed $$step"; \
+	    echo "make test: $$step took $$(($$(date +%s) - t0)) s"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed"; exit 1; fi
 

@@ -213,7 +213,7 @@ FLASH_BASE = 0x10000000  # the RP2040's XIP flash: the image starts here
 
 
 def elf_symbols(elf):
-    """{name: (address, size)} of an ARM ELF, read with arm-none-eabi-nm."""
+    """{name: (address, size, nm type letter)} of an ARM ELF (arm-none-eabi-nm)."""
     out = subprocess.run([tool("arm-none-eabi-nm"), "-S", elf], capture_output=True, text=True, check=True).stdout
     syms = {}
     for line in out.splitlines():
