@@ -194,7 +194,8 @@ def firmware_missing(board, micropy_dir):
     kind, port, _, _ = BOARDS[board]
     out = []
     if not micropy_dir:
-        out.append("MICROPY_DIR is not set: give the path of your MicroPython checkout (v1.24 or later)")
+        out.append("MICROPY_DIR is not set: give the path of your MicroPython checkout (v1.24 or later),"
+                   " or KIT=the folder of %s (make builds from it)" % KIT_TARBALL)
     elif not os.path.isfile(os.path.join(micropy_dir, "ports", port, "Makefile")):
         out.append("MICROPY_DIR=%s has no ports/%s/Makefile: is it a MicroPython checkout?" % (micropy_dir, port))
     if port == "esp32" and not shutil.which("idf.py"):
