@@ -45,6 +45,12 @@ import errno
 EAGAIN = errno.EAGAIN
 ETIMEDOUT = errno.ETIMEDOUT
 
+# Unicast replies the server sends in a burst, then per second.  Each may
+# wait in the network stack for ARP: on Linux about 3 s, charged to the
+# socket's send buffer (208 KB by default, about 90 replies); on lwIP in its
+# 8 KB heap, one per ARP entry.  See docs/contract.md, "Bounded sends".
+UNICAST_BURST, UNICAST_RATE = (16, 8) if sys.platform in ("linux", "darwin") else (2, 1)
+
 # Datagrams one receive round of the server reads.  A board's lwIP socket
 # queues only a few, so one round of 4 empties it; Linux queues hundreds, and
 # a longer round there lets one fsync cover more ACKs (make bench: 0-drop rate

@@ -46,7 +46,9 @@ def test_every_message_kind_is_served_without_allocating():
         return s.store.pending
 
     pending = locked(run)
-    assert pending == 4  # two bindings, a decline, a release
+    # Two slots wait: .16 bound then released, .17 bound then declined (a
+    # slot changed twice before a commit is written once).
+    assert pending == 2, pending
     assert bytes(replies) == bytes((1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 0))
     assert s.stats.malformed == 1 and s.stats.naks == 1
     assert s.stats.refused == 2 and s.stats.rate_limited == 1
