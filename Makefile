@@ -10,7 +10,7 @@ MP_FIRMWARE := firmware:.frozen
 MP_TESTS    := firmware:host_tests/core:.frozen
 CONFIG   ?= boards/unix/loopback.json
 
-.PHONY: venv test test-pytest test-mp64 test-core demo serve debs clean
+.PHONY: venv test test-pytest test-mp64 test-core lint demo serve debs clean
 
 venv: $(VENV)/.done
 
@@ -32,12 +32,16 @@ debs:
 TEST_STEPS :=
 test: venv debs
 	+@failed=""; \
-	for step in test-builds test-pytest test-mp64 $(TEST_STEPS); do \
+	for step in lint test-builds test-pytest test-mp64 $(TEST_STEPS); do \
 	    t0=$$(date +%s); \
 	    $(MAKE) --no-print-directory $$step || failed="$$failed $$step"; \
 	    echo "make test: $$step took $$(($$(date +%s) - t0)) s"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed"; exit 1; fi
+
+# The lint gate: rules in ruff.toml.
+lint: venv
+	$(VENV)/bin/ruff check -q .
 
 test-pytest: venv
 	$(PY) -m pytest -q host_tests
