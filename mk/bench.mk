@@ -20,3 +20,10 @@ bench: venv
 	@sh tools/install_debs.sh $(BENCH_DEBS)
 	$(PY) bench/run.py $(BENCH_ARGS)
 	RP2040_BOOTROM=$(EMU_BOOTROM) $(PY) bench/board.py
+
+# Flash wear under hostile churn, in erases of the real littlefs driver
+# (bench/wear.py, docs/wear.md).  BENCH_WEAR_ARGS="--firmware DIR" measures another tree.
+BENCH_WEAR_ARGS ?=
+.PHONY: bench-wear
+bench-wear: venv
+	MICROPYPATH=$(MP_TESTS) $(MP) -X heapsize=64M bench/wear.py $(BENCH_WEAR_ARGS)
