@@ -10,7 +10,7 @@ MP_FIRMWARE := firmware:.frozen
 MP_TESTS    := firmware:host_tests/core:.frozen
 CONFIG   ?= boards/unix/loopback.json
 
-.PHONY: venv test test-core test-mp test-system demo serve debs clean
+.PHONY: venv test test-pytest test-mp64 test-core lint demo serve debs clean
 
 venv: $(VENV)/.done
 
@@ -19,12 +19,34 @@ $(VENV)/.done: requirements-dev.txt
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-# Debian packages the namespace tests and the demo drive (root only).
+# Debian packages the namespace tests and the demo drive, and the toolchain
+# that builds MicroPython when there is a source to build (root only).
 debs:
-	@sh tools/install_debs.sh
+	@sh tools/install_debs.sh dhcp $(if $(MICROPY_DIR),toolchain)
 
+# `make test`: the builds first (the 32-bit unix port and the rp2 images from
+# the kit, mk/kit.mk), then pytest on CPython, the core suite on the 64-bit
+# unix port, then each step in TEST_STEPS (an mk/*.mk file adds its own:
+# TEST_STEPS += test-mp32).  Every step runs even when an earlier one fails;
+# make test fails if any did, naming them.  Each step's wall time is printed.
+TEST_STEPS :=
 test: venv debs
+	+@failed=""; \
+	for step in lint test-builds test-pytest test-mp64 $(TEST_STEPS); do \
+	    t0=$$(date +%s); \
+	    $(MAKE) --no-print-directory $$step || failed="$$failed $$step"; \
+	    echo "make test: $$step took $$(($$(date +%s) - t0)) s"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed"; exit 1; fi
+
+# The lint gate: rules in ruff.toml.
+lint: venv
+	$(VENV)/bin/ruff check -q .
+
+test-pytest: venv
 	$(PY) -m pytest -q host_tests
+
+test-mp64: venv
 	MICROPYPATH=$(MP_TESTS) $(MP) -X heapsize=64M host_tests/mp_runner.py
 
 # The core tests alone, on each interpreter.
@@ -43,4 +65,12 @@ serve: venv
 clean:
 	rm -rf build .pytest_cache
 
--include $(wildcard mk/*.mk)
+# mk/kit.mk first: the others use MICROPY_DIR and the kit's outputs.
+include mk/kit.mk
+-include $(filter-out mk/kit.mk,$(sort $(wildcard mk/*.mk)))
+
+# The emulated-board step (mk/emu.mk, target test-emulated) runs in make test
+# whether or not that file adds itself to TEST_STEPS.
+ifneq ($(wildcard mk/emu.mk),)
+TEST_STEPS += $(if $(filter test-emulated,$(TEST_STEPS)),,test-emulated)
+endif

@@ -1,7 +1,8 @@
-# Board bring-up (boards/common/dora_board.py) against the host-only fake of
-# `network`, `machine` and the dora_hook C module (boards/fake), on CPython
-# and on the MicroPython unix port; the board tooling's dry runs and errors;
-# package.json in step with manifest.py.
+# Board bring-up (boards/common/dora_board.py) against the host-only fakes
+# of `network`, `machine` and the dora_hook C module (boards/fake), strict
+# per port (rp2, esp32), on CPython and on the MicroPython unix port; the
+# fakes' rejections, one test row each; the board tooling's dry runs and
+# errors; package.json in step with manifest.py.
 #
 # The real server runs (bound to 127.0.0.1 on a high port, for one second,
 # with no client: nothing is sent anywhere).
@@ -18,24 +19,31 @@ FAKE = os.path.join(ROOT, "boards", "fake")
 COMMON = os.path.join(ROOT, "boards", "common")
 
 
-def board_config(kind, tmp_path, port, **dora):
+def board_config(kind, tmp_path, port, lan_type="W5500", **dora):
     d = {
         "server_port": port, "client_port": port + 1, "bind_address": "127.0.0.1",
         "run_seconds": 1, "lease_file": str(tmp_path / "leases.dat"), "log": False,
     }
     d.update(dora)
     if kind == "ethernet":
-        return {"lan": {"type": "W5500", "address": "10.42.0.1"}, "dora": d, "watchdog_ms": 2000}
-    return {"ap": {"ssid": "dora-test", "password": "secret-pass-1"}, "dora": d, "watchdog_ms": 2000, "led": "LED"}
+        return {"lan": {"type": lan_type, "address": "10.42.0.1"}, "dora": d, "watchdog_ms": 2000}
+    led = "LED" if kind == "rp2" else 2
+    return {"ap": {"ssid": "dora-test", "password": "secret-pass-1", "address": "192.168.7.1"},
+            "dora": d, "watchdog_ms": 2000, "led": led}
+
+
+FAKE_MODULES = ("network", "machine", "dora_hook", "dora_board")
 
 
 @pytest.fixture
 def fakes(monkeypatch):
-    """Import the fakes as `network`, `machine`, `dora_hook`, and record the
-    moment dora's server socket is bound."""
+    """Import the fakes as `network`, `machine`, `dora_hook` (ESP32 until a
+    test calls machine.use("rp2")), and record each bind of a dora socket
+    with the UDP ports the fake firmware's own DHCP code held at that
+    moment."""
     monkeypatch.syspath_prepend(FAKE)
     monkeypatch.syspath_prepend(COMMON)
-    for m in ("network", "machine", "dora_hook", "dora_board"):
+    for m in FAKE_MODULES:
         sys.modules.pop(m, None)
     import dora_board
     import dora_hook
@@ -43,16 +51,16 @@ def fakes(monkeypatch):
     import network
     from dora import compat
 
-    network.CALLS.clear()
+    machine.use("esp32")
     real = compat.udp_socket
 
     def recording(port, ifname=None, ip="0.0.0.0"):
-        network.CALLS.append(("dora.bind", (ip, port, ifname)))
+        network.CALLS.append(("dora.bind", (ip, port, ifname, network.held_ports())))
         return real(port, ifname, ip)
 
     monkeypatch.setattr(compat, "udp_socket", recording)
     yield network, machine, dora_hook, dora_board
-    for m in ("network", "machine", "dora_hook", "dora_board"):
+    for m in FAKE_MODULES:
         sys.modules.pop(m, None)
 
 
@@ -72,24 +80,26 @@ def free_port():
 
 @pytest.mark.parametrize("kind", ["esp32", "rp2"])
 def test_wifi_bring_up_order(fakes, tmp_path, kind):
+    """The AP comes up through the port's strict fake: every WLAN.config key
+    the port's driver refuses fails this test (the Pico W's has no `hidden`
+    and no `max_clients`)."""
     network, machine, hook, dora_board = fakes
-    if kind == "rp2":
-        del network.WLAN.SEC_WPA2  # the Pico W's driver has no such constant
-    try:
-        b = board_config(kind, tmp_path, free_port(), interface=None)
-        dora_board.run(network, machine, hook, kind, board=b, log=lambda line: None, rounds=1)
-    finally:
-        network.WLAN.SEC_WPA2 = 3
+    machine.use(kind)
+    b = board_config(kind, tmp_path, free_port(), interface=None)
+    dora_board.run(network, machine, hook, kind, board=b, log=lambda line: None, rounds=1)
     seq = names(network.CALLS)
     # AP configured and up with its address, then the built-in server
-    # stopped, and only then dora's socket bound.
+    # stopped, and only then dora's socket bound, with port 67 free.
     order = [seq.index(x) for x in ("AP.config", "AP.active", "AP.ifconfig", "dora_hook.stop_builtin_dhcp", "dora.bind")]
     assert order == sorted(order), seq
+    bind = dict(network.CALLS)["dora.bind"]
+    assert 67 not in bind[3], "dora bound while the firmware's DHCP server held port 67"
     cfg = dict(network.CALLS)["AP.config"]
     assert cfg["ssid"] == "dora-test" and cfg["key"] == "secret-pass-1"
     assert cfg["security"] == (3 if kind == "esp32" else network.WLAN.SEC_WPA_WPA2)
-    assert ("max_clients" in cfg) == (kind == "esp32")
-    assert dict(network.CALLS)["AP.ifconfig"] == ("192.168.4.1", "255.255.255.0", "192.168.4.1", "192.168.4.1")
+    assert ("max_clients" in cfg) == ("hidden" in cfg) == (kind == "esp32")
+    ap = network.WLAN(network.AP_IF)
+    assert ap.ifconfig() == ("192.168.7.1", "255.255.255.0", "192.168.7.1", "192.168.7.1")
     assert "WDT" in seq and "WDT.feed" in seq and "Pin.value" in seq
     assert "reset" not in seq
 
@@ -98,21 +108,49 @@ def test_replies_leave_by_the_ap_on_each_board(fakes, tmp_path):
     network, machine, hook, dora_board = fakes
     b = dora_board.check({"ap": {"ssid": "x"}}, "esp32")
     ap = network.WLAN(network.AP_IF)
+    ap.active(True)
     # ESP32: dora's socket is bound to the AP's lwIP interface.
     assert dora_board.server_config(b, "esp32", ap)["interface"] == "ap1"
     # Pico W: no SO_BINDTODEVICE; replies go to the AP's directed broadcast.
+    machine.use("rp2")
+    ap = network.WLAN(network.AP_IF)
     cfg = dora_board.server_config(dora_board.check({"ap": {"ssid": "x", "address": "10.9.8.1"}}, "rp2"), "rp2", ap)
     assert cfg["broadcast"] == "10.9.8.255" and "interface" not in cfg
     assert cfg["pool_start"] == "10.9.8.16" and cfg["pool_end"] == "10.9.8.250"
 
 
-def test_ethernet_needs_no_hook(fakes, tmp_path):
+def test_esp32_without_an_ap_interface_name_stops_at_start(fakes, tmp_path):
+    """Without the AP's name dora cannot tie its socket to the AP and would
+    answer on the STA side too: the board refuses to serve."""
     network, machine, hook, dora_board = fakes
-    b = board_config("ethernet", tmp_path, free_port())
+    b = dora_board.check({"ap": {"ssid": "x"}}, "esp32")
+    ap = network.WLAN(network.AP_IF)  # never started: esp_ifname gives None
+    with pytest.raises(dora_board.BoardError) as e:
+        dora_board.server_config(b, "esp32", ap)
+    assert str(e.value).startswith("ap:")
+
+
+@pytest.mark.parametrize("lan_type,port,ctor", [("W5500", "rp2", "WIZNET5K()"), ("LAN8720", "esp32", "LAN()")])
+def test_ethernet_needs_no_hook(fakes, tmp_path, lan_type, port, ctor):
+    network, machine, hook, dora_board = fakes
+    machine.use(port)
+    b = board_config("ethernet", tmp_path, free_port(), lan_type=lan_type)
     dora_board.run(network, machine, None, "ethernet", board=b, log=lambda line: None, rounds=1)
     seq = names(network.CALLS)
-    assert seq.index("WIZNET5K()") < seq.index("WIZNET5K.active") < seq.index("WIZNET5K.ifconfig") < seq.index("dora.bind")
+    kind = ctor[:-2]
+    assert seq.index(ctor) < seq.index(kind + ".active") < seq.index(kind + ".ifconfig") < seq.index("dora.bind")
     assert "dora_hook.stop_builtin_dhcp" not in seq
+    # The static address stopped the firmware's DHCP client on the port.
+    assert dict(network.CALLS)["dora.bind"][3] == []
+
+
+def test_w5500_uses_the_boards_own_wiring_unless_pins_are_given(fakes, tmp_path):
+    network, machine, hook, dora_board = fakes
+    machine.use("rp2")
+    b = board_config("ethernet", tmp_path, free_port())
+    b["lan"].update({"spi": 0, "cs": 17, "rst": 20})
+    dora_board.run(network, machine, None, "ethernet", board=b, log=lambda line: None, rounds=1)
+    assert dict(network.CALLS)["WIZNET5K()"] == {"args": 3}
 
 
 def test_a_crashing_server_is_restarted_then_the_board_reset(fakes, tmp_path, monkeypatch):
@@ -139,6 +177,32 @@ def test_upstream_sta_joins(fakes, tmp_path):
     b["upstream"] = {"ssid": "uplink", "password": "pw"}
     dora_board.run(network, machine, hook, "esp32", board=b, log=lambda line: None, rounds=1)
     assert ("STA.connect", "uplink") in network.CALLS
+    # The firmware's own client keeps the STA side (port 68) when dora's is not asked for.
+    assert network.WLAN(network.STA_IF).dhcp_client
+
+
+@pytest.mark.parametrize("kind", ["esp32", "rp2"])
+def test_dora_client_finds_port_68_free(fakes, tmp_path, monkeypatch, kind):
+    """With "dora_client": true the firmware's DHCP client on the STA must
+    be stopped before dora's binds port 68 (lwIP refuses the second bind)."""
+    network, machine, hook, dora_board = fakes
+    machine.use(kind)
+    from dora import client_runner
+
+    seen = []
+
+    class Recorder:
+        def __init__(self, cfg, mac, apply, log):
+            seen.append(network.held_ports())
+
+        async def run(self):
+            return None
+
+    monkeypatch.setattr(client_runner, "ClientRunner", Recorder)
+    b = board_config(kind, tmp_path, free_port(), interface=None, allow=["02:00:00"])
+    b["upstream"] = {"ssid": "uplink", "password": "pw", "dora_client": True}
+    dora_board.run(network, machine, hook, kind, board=b, log=lambda line: None, rounds=1)
+    assert seen and 68 not in seen[0], seen
 
 
 def test_pico_w_upstream_allowed_when_restricted(fakes):
@@ -159,38 +223,337 @@ def test_bad_board_config_names_the_field(fakes):
         ({"wifi": {}}, "esp32", "wifi:"),
         ({"watchdog_ms": 10}, "esp32", "watchdog_ms:"),
         ({"lan": {"type": "ENC28J60", "address": "10.0.0.1"}}, "ethernet", "lan.type:"),
+        ({"lan": {"type": "LAN8720", "address": "10.0.0.1", "phy_addr": 32}}, "ethernet", "lan.phy_addr:"),
+        ({"lan": {"type": "LAN8720", "address": "10.0.0.1", "mdc": "23"}}, "ethernet", "lan.mdc:"),
+        ({"lan": {"type": "W5500", "address": "10.0.0.1", "mdc": 23}}, "ethernet", "lan.mdc:"),
+        ({"lan": {"type": "W5500", "address": "10.0.0.1", "cs": -1}}, "ethernet", "lan.cs:"),
         ({"dora": {"pool_end": "192.168.5.9"}}, "esp32", "pool_end:"),
         ({"dora": {"lease_time": "1h"}}, "rp2", "lease_time:"),
         # A Pico W cannot keep dora off the upstream network: only restricted.
         ({"upstream": {"ssid": "uplink"}}, "rp2", "upstream: on a Pico W"),
+        # What the Pico W's driver has no setting for is refused, not dropped.
+        ({"ap": {"hidden": True}}, "rp2", "ap.hidden:"),
+        ({"ap": {"max_clients": 4}}, "rp2", "ap.max_clients:"),
+        # The RP2040's watchdog counts to 8388 ms at most.
+        ({"watchdog_ms": 9000}, "rp2", "watchdog_ms:"),
+        ({"lan": {"type": "W5500", "address": "10.0.0.1"}, "watchdog_ms": 9000}, "ethernet", "watchdog_ms:"),
+        # rp2 has no SO_BINDTODEVICE (a warning, no error, on the board).
+        ({"dora": {"interface": "wl1"}}, "rp2", "interface:"),
+        ({"lan": {"type": "W5500", "address": "10.0.0.1"}, "dora": {"interface": "e0"}}, "ethernet", "interface:"),
+        # The ESP32 copies an interface name into 6 bytes unchecked.
+        ({"dora": {"interface": "veth-long"}}, "esp32", "interface:"),
+        ({"lan": {"type": "LAN8720", "address": "10.0.0.1"}, "dora": {"interface": "eth-long"}}, "ethernet", "interface:"),
     ]
     for board, kind, field in cases:
         with pytest.raises(ValueError) as e:
             dora_board.check(board, kind)
         assert str(e.value).startswith(field), (board, str(e.value))
+    # ...while the ESP32 takes them.
+    dora_board.check({"ap": {"hidden": True, "max_clients": 4}, "watchdog_ms": 9000}, "esp32")
+    dora_board.check({"lan": {"type": "LAN8720", "address": "10.0.0.1"}, "watchdog_ms": 9000}, "ethernet")
 
 
-def test_bring_up_on_the_micropython_unix_port(micropython, tmp_path):
+@pytest.mark.parametrize("port,led", [("esp32", "LED"), ("esp32", 34), ("rp2", "GP40"), ("rp2", 2.5)])
+def test_an_led_the_board_lacks_is_a_config_error(fakes, tmp_path, port, led):
+    network, machine, hook, dora_board = fakes
+    machine.use(port)
+    b = board_config(port, tmp_path, free_port(), interface=None)
+    b["led"] = led
+    with pytest.raises(dora_board.BoardError) as e:
+        dora_board.run(network, machine, hook, port, board=b, log=lambda line: None, rounds=1)
+    assert str(e.value).startswith("led: this board has no output pin")
+    assert "dora.bind" not in names(network.CALLS)
+    assert "WDT" not in names(network.CALLS)  # no watchdog left running to reset the board
+
+
+@pytest.mark.parametrize("board,kind", [("esp32", "esp32"), ("rp2040", "rp2"), ("ethernet", "ethernet")])
+def test_shipped_board_configs_pass_their_check(fakes, board, kind):
+    _, _, _, dora_board = fakes
+    dora_board.check(dora_board.load(os.path.join(ROOT, "boards", board, "board.json")), kind)
+
+
+# -- the fakes refuse what each driver refuses -----------------------------------------
+#
+# One row per rejection: (port, code, exception, message).  Each row runs in
+# a fresh fake firmware of that port, on CPython and on the MicroPython unix
+# port.  The driver function each comes from is named in boards/fake/*.py.
+
+AP = "ap = network.WLAN(network.AP_IF)\n"
+STA = "sta = network.WLAN(network.STA_IF)\n"
+SPI0 = "spi = machine.SPI(0)\n"
+LAN_PINS = "mdc=machine.Pin(23), mdio=machine.Pin(18), "
+SET_10 = "ap.ifconfig(('10.1.1.1', '255.255.255.0', '10.1.1.1', '0.0.0.0'))\n"
+ESP_LAN = "lan = network.LAN(mdc=machine.Pin(23), mdio=machine.Pin(18), phy_type=network.PHY_LAN8720, phy_addr=1)\n"
+
+REJECTIONS = [
+    # rp2, network_cyw43_config: keys it does not know, one way only, wrong types
+    ("rp2", AP + "ap.config(hidden=False)", "ValueError", "unknown config param"),
+    ("rp2", AP + "ap.config(max_clients=4)", "ValueError", "unknown config param"),
+    ("rp2", AP + "ap.config('ifname')", "ValueError", "unknown config param"),
+    ("rp2", AP + "ap.config('key')", "ValueError", "unknown config param"),
+    ("rp2", AP + "ap.config(mac=b'123456')", "ValueError", "unknown config param"),
+    ("rp2", AP + "ap.config(protocol=7)", "ValueError", "unknown config param"),
+    ("rp2", AP + "ap.config(channel='6')", "TypeError", ""),
+    ("rp2", AP + "ap.config(ssid=5)", "TypeError", ""),
+    ("rp2", AP + "ap.config(security=None)", "TypeError", ""),
+    ("rp2", AP + "ap.config('ssid', 'channel')", "TypeError", "must query one param"),
+    ("rp2", AP + "ap.config()", "TypeError", "must query one param"),
+    ("rp2", AP + "ap.config('ssid', channel=6)", "TypeError", "can't specify pos and kw args"),
+    ("rp2", AP + "ap.config(hostname='h' * 33)", "ValueError", ""),
+    ("rp2", "network.WLAN(network.AP_IF, 1)", "TypeError", ""),
+    ("rp2", "network.WLAN('ap')", "TypeError", ""),
+    # rp2, mod_network_nic_ifconfig / _ipconfig (lwIP), netutils_parse_ipv4_addr
+    ("rp2", AP + "ap.ifconfig(('192.168.4.1', 24, '192.168.4.1', '0.0.0.0'))", "TypeError", ""),
+    ("rp2", AP + "ap.ifconfig(('192.168.4', '255.255.255.0', '0.0.0.0', '0.0.0.0'))", "ValueError", "invalid arguments"),
+    ("rp2", AP + "ap.ifconfig(('192.168.4.1', '255.255.255.0'))", "ValueError", "requested length 4"),
+    ("rp2", AP + "ap.ifconfig('static')", "TypeError", ""),
+    ("rp2", AP + "ap.active(True)\nap.ifconfig('dhcp')", "OSError", "timeout waiting for DHCP"),
+    ("rp2", AP + "ap.ipconfig(dns='1.1.1.1')", "ValueError", "unexpected key"),
+    ("rp2", AP + "ap.ipconfig('dns')", "ValueError", "unexpected key"),
+    ("rp2", AP + "ap.ipconfig(gw4='fe80::1')", "ValueError", "invalid address type"),
+    ("rp2", AP + "ap.ipconfig(addr4='192.168.4.300/24')", "ValueError", "invalid arguments"),
+    ("rp2", AP + "ap.ipconfig(addr4='1.2.3.4', dhcp4=False, x=1)", "ValueError", "unexpected key"),
+    # rp2, network_cyw43_status / _connect
+    ("rp2", AP + "ap.status('rssi')", "ValueError", "STA required"),
+    ("rp2", STA + "sta.status('stations')", "ValueError", "AP required"),
+    ("rp2", STA + "sta.status('channel')", "ValueError", "unknown status param"),
+    ("rp2", STA + "sta.connect('up', 'pw', bssid=b'12')", "ValueError", ""),
+    # rp2, network_wiznet5k.c (lwIP build)
+    ("rp2", SPI0 + "network.WIZNET5K(spi, machine.Pin(17), rst=machine.Pin(20))", "TypeError", ""),
+    ("rp2", SPI0 + "network.WIZNET5K(spi, machine.Pin(17))", "TypeError", ""),
+    ("rp2", "network.WIZNET5K(0, 17, 20)", "TypeError", "expecting an SPI object"),
+    ("rp2", SPI0 + "network.WIZNET5K(spi, 30, 20)", "ValueError", "invalid pin"),
+    ("rp2", "w = network.WIZNET5K()\nw.config('ifname')", "ValueError", "unknown config param"),
+    ("rp2", "w = network.WIZNET5K()\nw.config(mac=b'12345')", "ValueError", ""),
+    ("rp2", "w = network.WIZNET5K()\nw.status('stations')", "ValueError", "unknown status param"),
+    ("rp2", "network.LAN", "AttributeError", ""),
+    # rp2 machine: machine_wdt.c, machine_pin.c, machine_spi.c
+    ("rp2", "machine.WDT(timeout=8389)", "ValueError", "timeout exceeds 8388"),
+    ("rp2", "machine.WDT(timeout=-1)", "ValueError", "timeout exceeds 8388"),
+    ("rp2", "machine.WDT(id=1, timeout=1000)", "ValueError", "WDT(1) doesn't exist"),
+    ("rp2", "machine.WDT(timeout=1000.0)", "TypeError", ""),
+    ("rp2", "machine.WDT(timeout_ms=1000)", "TypeError", ""),
+    ("rp2", "machine.Pin('LED', machine.Pin.OUT, 1)", "ValueError", "pulls are not supported for external pins"),
+    ("rp2", "machine.Pin('GP40')", "ValueError", 'unknown named pin "GP40"'),
+    ("rp2", "machine.Pin(30)", "ValueError", "invalid pin"),
+    ("rp2", "machine.SPI(2)", "ValueError", "SPI(2) doesn't exist"),
+    # esp32, network_wlan_make_new / network_wlan_config / require_if
+    ("esp32", "network.WLAN(2)", "ValueError", "invalid WLAN interface identifier"),
+    ("esp32", AP + "ap.config(country='DE')", "ValueError", "unknown config param"),
+    ("esp32", AP + "ap.config('key')", "ValueError", "unknown config param"),
+    ("esp32", AP + "ap.config(ifname='ap9')", "ValueError", "unknown config param"),
+    ("esp32", STA + "sta.config(ssid='x')", "OSError", "AP required"),
+    ("esp32", STA + "sta.config(hidden=True)", "OSError", "AP required"),
+    ("esp32", STA + "sta.config(max_clients=4)", "OSError", "AP required"),
+    ("esp32", AP + "ap.config(reconnects=3)", "OSError", "STA required"),
+    ("esp32", AP + "ap.config('hostname')", "OSError", "STA required"),
+    ("esp32", STA + "sta.config('hidden')", "OSError", "AP required"),
+    ("esp32", AP + "ap.config(mac=b'123')", "ValueError", "invalid buffer length"),
+    ("esp32", AP + "ap.config(channel='6')", "TypeError", ""),
+    ("esp32", AP + "ap.config(max_clients=None)", "TypeError", ""),
+    ("esp32", AP + "ap.config(key=12345678)", "TypeError", ""),
+    ("esp32", AP + "ap.config(txpower='20')", "TypeError", ""),
+    ("esp32", AP + "ap.config('ssid', ssid='x')", "TypeError", "either pos or kw args are allowed"),
+    ("esp32", AP + "ap.config()", "TypeError", "can query only one param"),
+    # esp32, network_common.c esp_ifconfig / esp_ipconfig
+    ("esp32", AP + "ap.ifconfig('dhcp')", "ValueError", "invalid arguments"),
+    ("esp32", STA + "sta.ifconfig('static')", "ValueError", "invalid arguments"),
+    ("esp32", AP + "ap.ifconfig(('1.2.3.4', '255.255.255.0', '1.2.3.4'))", "ValueError", "requested length 4"),
+    ("esp32", AP + "ap.ifconfig(('1.2.3', '255.255.255.0', '1.2.3.4', '1.2.3.4'))", "ValueError", "invalid arguments"),
+    ("esp32", AP + "ap.ipconfig(dhcp4=False)", "ValueError", "unexpected key"),
+    ("esp32", AP + "ap.ipconfig('dhcp4')", "ValueError", "unexpected key"),
+    ("esp32", AP + "ap.ipconfig('dns')", "ValueError", "unexpected key"),
+    ("esp32", AP + "ap.status('rssi')", "OSError", "STA required"),
+    ("esp32", STA + "sta.status('stations')", "OSError", "AP required"),
+    ("esp32", STA + "sta.status('channel')", "ValueError", "unknown status param"),
+    ("esp32", STA + "sta.connect(ssid='up')", "TypeError", ""),
+    # esp32, network_lan.c get_lan / lan_config
+    ("esp32", "network.LAN(" + LAN_PINS + "phy_type=1)", "TypeError", ""),
+    ("esp32", "network.LAN(" + LAN_PINS + "phy_type=1, phy_addr=32)", "ValueError", "invalid phy address"),
+    ("esp32", "network.LAN(" + LAN_PINS + "phy_type=99, phy_addr=1)", "ValueError", "invalid phy type"),
+    ("esp32", "network.LAN(phy_type=1, phy_addr=1)", "ValueError", "mdc and mdio must be specified"),
+    ("esp32", "network.LAN(1, mdc=23, mdio=18, phy_type=1, phy_addr=1)", "ValueError", "invalid LAN interface identifier"),
+    ("esp32", "network.LAN(mdc=24, mdio=18, phy_type=1, phy_addr=1)", "ValueError", "invalid pin"),
+    ("esp32", ESP_LAN + "lan.config('ssid')", "ValueError", "unknown config param"),
+    ("esp32", ESP_LAN + "lan.config(mac=b'12')", "ValueError", "invalid buffer length"),
+    ("esp32", "network.WIZNET5K", "AttributeError", ""),
+    # esp32 machine: machine_wdt.c, machine_pin.c, machine_hw_spi.c
+    ("esp32", "machine.WDT(timeout=0)", "ValueError", "WDT timeout too short"),
+    ("esp32", "machine.WDT(id=1, timeout=1000)", "ValueError", ""),
+    ("esp32", "machine.Pin(34, machine.Pin.OUT)", "ValueError", "pin can only be input"),
+    ("esp32", "machine.Pin(24)", "ValueError", "invalid pin"),
+    ("esp32", "machine.Pin('LED', machine.Pin.OUT)", "ValueError", "invalid pin"),
+    ("esp32", "machine.SPI(0)", "ValueError", "SPI(0) doesn't exist"),
+]
+
+# What each driver does WITHOUT raising, that dora must not trip over.
+BEHAVIOURS = [
+    # cyw43: a config key that needs the radio cycled, set on an active AP,
+    # puts the default address back and restarts the driver's DHCP server.
+    ("rp2", AP + "ap.config(ssid='a')\nap.active(True)\n" + SET_10 + "network.stop_builtin_dhcp()\n"
+     "ap.config(ssid='b')\nresult = (ap.ifconfig()[0], network.held_ports())", ("192.168.4.1", [67])),
+    # cyw43: the AP's DHCP server starts with the interface, an address change keeps it stopped.
+    ("rp2", AP + "ap.active(True)\nnetwork.stop_builtin_dhcp()\n" + SET_10 + "result = network.held_ports()", []),
+    # lwIP ipconfig: addr4 takes effect only as the call's first keyword.
+    # (MicroPython does not keep a **kw dict in call order: CPython only.)
+    ("rp2", AP + "ap.active(True)\nap.ipconfig(gw4='10.0.0.1', addr4=('10.0.0.2', '255.0.0.0'))\n"
+     "result = ap.ipconfig('addr4')", ("192.168.4.1", "255.255.255.0"), "keyword order"),
+    # ESP32: every AP address change restarts ESP-IDF's DHCP server.
+    ("esp32", AP + "ap.active(True)\nnetwork.stop_builtin_dhcp()\n" + SET_10 + "result = network.held_ports()", [67]),
+    # ESP32: the AP's lwIP name exists once the AP has started.
+    ("esp32", AP + "a = ap.config('ifname')\nap.active(True)\nresult = (a, ap.config('ifname'))", (None, "ap1")),
+    # ESP32: ipconfig(dhcp4=False) before the STA connected leaves the client to start later; ifconfig stops it.
+    ("esp32", STA + "sta.active(True)\nsta.ipconfig(dhcp4=False)\nsta.connect('up', 'pw')\na = network.held_ports()\n"
+     "sta.ifconfig(('0.0.0.0',) * 4)\nresult = (a, network.held_ports())", ([68], [])),
+    # ESP32 LAN: unknown keys are ignored when set.
+    ("esp32", ESP_LAN + "lan.config(ssid='x')\nresult = lan.config('mac') is not None", True),
+]
+
+RUN_CASES = """
+def plain(v):
+    # tuples as lists, so that expectations that went through JSON compare
+    if isinstance(v, (tuple, list)):
+        return [plain(x) for x in v]
+    return v
+
+
+def run_cases(rejections, behaviours):
+    out = []
+    for port, code, exc, msg in rejections:
+        machine.use(port)
+        ns = {"network": network, "machine": machine}
+        try:
+            exec(code, ns)
+            out.append("no exception")
+        except Exception as e:
+            got = type(e).__name__
+            text = str(e.args[0]) if e.args else ""
+            out.append("ok" if got == exc and text.startswith(msg) else "%s: %s" % (got, text))
+    for row in behaviours:
+        port, code, want = row[:3]
+        machine.use(port)
+        ns = {"network": network, "machine": machine}
+        exec(code, ns)
+        out.append("ok" if plain(ns["result"]) == plain(want) else "got %r" % (ns["result"],))
+    return out
+"""
+
+
+def _outcomes(results, behaviours=BEHAVIOURS):
+    cases = REJECTIONS + behaviours
+    return [(c[0], c[1].splitlines()[-1], r) for c, r in zip(cases, results) if r != "ok"]
+
+
+def test_fakes_refuse_what_each_driver_refuses(fakes):
+    network, machine, _, _ = fakes
+    ns = {"network": network, "machine": machine}
+    exec(RUN_CASES, ns)
+    results = ns["run_cases"](REJECTIONS, BEHAVIOURS)
+    assert len(results) == len(REJECTIONS) + len(BEHAVIOURS)
+    assert _outcomes(results) == []
+
+
+def test_fakes_refuse_the_same_on_micropython(micropython, tmp_path):
+    behaviours = [b for b in BEHAVIOURS if len(b) == 3]
+    script = tmp_path / "cases.py"
+    script.write_text(
+        "import json, network, machine\n" + RUN_CASES
+        + "print('RESULTS ' + json.dumps(run_cases(json.loads(%r), json.loads(%r))))\n"
+        % (json.dumps(REJECTIONS), json.dumps(behaviours))
+    )
+    env = dict(os.environ, MICROPYPATH=FAKE)
+    out = subprocess.run([micropython, str(script)], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    results = json.loads([ln for ln in out.stdout.splitlines() if ln.startswith("RESULTS ")][0][8:])
+    assert len(results) == len(REJECTIONS) + len(behaviours)
+    assert _outcomes(results, behaviours) == []
+
+
+# The same rp2 rows on the real firmware, in the RP2040 emulator: the Pico W
+# image for the cyw43 and machine rows, the W5500-EVB-Pico image (when
+# named) for the WIZNET5K ones.  `make test-emulated` names the images.
+EMULATED_IMAGES = {"picow": os.environ.get("DORA_PICOW_IMAGE", ""), "w5500": os.environ.get("DORA_W5500_IMAGE", "")}
+BOOTROM = os.environ.get("RP2040_BOOTROM", "")
+
+
+def _emulator_missing(image):
+    if not (image and BOOTROM):
+        return "runs with DORA_PICOW_IMAGE / DORA_W5500_IMAGE and RP2040_BOOTROM set (make test-emulated)"
+    for path in (image, BOOTROM, os.path.join(ROOT, "tools", "board_repl.py")):
+        if not os.path.exists(path):
+            return "missing %s" % path
+    return None
+
+
+def board_rows(image):
+    """The rp2 REJECTIONS rows an image can run: no radio wait (the DHCP
+    row waits 10 s for a lease), WIZNET5K only on the W5500 image."""
+    rows = [r for r in REJECTIONS if r[0] == "rp2" and "'dhcp'" not in r[1]]
+    if image == "w5500":
+        return [r for r in rows if "WIZNET5K" in r[1]]
+    return [r for r in rows if "WIZNET5K" not in r[1]]
+
+
+@pytest.mark.parametrize("image", ["picow", "w5500"])
+def test_rp2_rows_match_the_real_firmware(image):
+    missing = _emulator_missing(EMULATED_IMAGES[image])
+    if missing:
+        pytest.skip(missing)
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    from board_repl import EmulatedBoard
+
+    differences = []
+    with EmulatedBoard(EMULATED_IMAGES[image], BOOTROM) as board:
+        for _, code, exc, msg in board_rows(image):
+            body = "\n".join("    " + ln for ln in code.splitlines())
+            out = board.exec(
+                "import network, machine\ntry:\n%s\n    print('RESULT none')\nexcept Exception as e:\n"
+                "    print('RESULT', type(e).__name__, e.args[0] if e.args else '')\n" % body
+            )
+            got = [ln for ln in out.splitlines() if ln.startswith("RESULT ")][-1][7:].split(" ", 1)
+            if got[0] != exc or not (got[1] if len(got) > 1 else "").startswith(msg):
+                differences.append((code.splitlines()[-1], exc, msg, got))
+        if image == "picow":
+            # lwIP ipconfig's first-keyword rule (a CPython-only row for the fakes)
+            out = board.exec(
+                "import network\nap = network.WLAN(network.AP_IF)\n"
+                "ap.ifconfig(('10.1.1.1', '255.255.255.0', '10.1.1.1', '0.0.0.0'))\n"
+                "ap.ipconfig(gw4='10.0.0.1', addr4=('10.0.0.2', '255.0.0.0'))\nprint('RESULT', ap.ipconfig('addr4'))\n"
+            )
+            if "RESULT ('10.1.1.1', '255.255.255.0')" not in out:
+                differences.append(("ipconfig first keyword", out))
+    assert differences == []
+
+
+@pytest.mark.parametrize("kind,lan_type", [("rp2", None), ("esp32", None), ("ethernet", "W5500"), ("ethernet", "LAN8720")])
+def test_bring_up_on_the_micropython_unix_port(micropython, tmp_path, kind, lan_type):
     port = free_port()
-    board = board_config("rp2", tmp_path, port)
+    board = board_config(kind, tmp_path, port, lan_type=lan_type or "W5500", interface=None)
+    fake_port = "rp2" if kind == "rp2" or lan_type == "W5500" else "esp32"
     script = tmp_path / "bringup.py"
     script.write_text(
         "import json, network, machine, dora_hook, dora_board\n"
         "from dora import compat\n"
+        "machine.use(%r)\n"
         "real = compat.udp_socket\n"
         "def rec(port, ifname=None, ip='0.0.0.0'):\n"
-        "    network.CALLS.append(('dora.bind', port))\n"
+        "    network.CALLS.append(('dora.bind', network.held_ports()))\n"
         "    return real(port, ifname, ip)\n"
         "compat.udp_socket = rec\n"
-        "dora_board.run(network, machine, dora_hook, 'rp2', board=json.loads(%r), log=lambda l: None, rounds=1)\n"
-        "print('CALLS ' + json.dumps([c[0] for c in network.CALLS]))\n" % json.dumps(board)
+        "hook = None if %r == 'ethernet' else dora_hook\n"
+        "dora_board.run(network, machine, hook, %r, board=json.loads(%r), log=lambda l: None, rounds=1)\n"
+        "print('CALLS ' + json.dumps(network.CALLS))\n" % (fake_port, kind, kind, json.dumps(board))
     )
     env = dict(os.environ, MICROPYPATH="%s:%s:%s:.frozen" % (FAKE, COMMON, os.path.join(ROOT, "firmware")))
     out = subprocess.run([micropython, str(script)], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stdout + out.stderr
-    seq = json.loads([ln for ln in out.stdout.splitlines() if ln.startswith("CALLS ")][0][6:])
-    order = [seq.index(x) for x in ("AP.active", "AP.ifconfig", "dora_hook.stop_builtin_dhcp", "dora.bind")]
+    calls = json.loads([ln for ln in out.stdout.splitlines() if ln.startswith("CALLS ")][0][6:])
+    seq = [c[0] for c in calls]
+    nic = {"rp2": "AP", "esp32": "AP", "ethernet": "WIZNET5K" if lan_type == "W5500" else "LAN"}[kind]
+    steps = [nic + ".active", nic + ".ifconfig"] + ([] if kind == "ethernet" else ["dora_hook.stop_builtin_dhcp"]) + ["dora.bind"]
+    order = [seq.index(x) for x in steps]
     assert order == sorted(order), seq
+    assert dict((c[0], c[1]) for c in calls)["dora.bind"] == [], "the firmware's DHCP code still held a port"
 
 
 # -- tooling ------------------------------------------------------------------------------

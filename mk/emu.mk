@@ -32,7 +32,7 @@ endif
 
 board-shell:
 ifeq ($(EMU_MISSING),)
-	@node $(EMU_RUNNER) --image $(EMU_IMAGE) --bootrom $(EMU_BOOTROM) --port $(EMU_PORT) --max-wall 3600 < /dev/null & \
+	@node $(EMU_RUNNER) --image $(EMU_IMAGE) --bootrom $(EMU_BOOTROM) --port $(EMU_PORT) --max-wall 3600 --no-control & \
 	  pid=$$!; sleep 2; $(VENV)/bin/mpremote connect socket://127.0.0.1:$(EMU_PORT) repl; kill $$pid
 else
 	@echo "board-shell: needs $(EMU_NEEDS); missing: $(EMU_MISSING)"
@@ -40,7 +40,7 @@ endif
 
 board-figures:
 ifeq ($(EMU_MISSING),)
-	$(EMU_ENV) $(PY) bench/board.py
+	RP2040_BOOTROM=$(EMU_BOOTROM) PICOW_IMAGE=$(EMU_IMAGE) KIT_MPY_CROSS=$(EMU_MPY_CROSS) $(PY) bench/board.py
 else
 	@echo "board-figures: skipped, needs $(EMU_NEEDS); missing: $(EMU_MISSING)"
 endif

@@ -10,7 +10,8 @@ The board file system is a RAM littlefs mounted at / (the emulator does not
 model flash writes), holding board.json, main.py and this tree's
 dora_board.py; the lease file goes there too.  main.py runs until dora
 reports that it serves, or until it stops; then it is interrupted and the
-driver is asked what it was told.  Prints the board's output and a JSON
+driver is asked what it was told.  While it serves, the emulator counts
+whether the watchdog (board.json's watchdog_ms) ever runs out.  Prints the board's output and a JSON
 summary; exit status 1 unless dora came up serving.
 
 What the emulator cannot do: it has no CYW43 radio.  The firmware's
@@ -23,6 +24,7 @@ import argparse
 import json
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -31,6 +33,10 @@ from board_repl import EmulatedBoard  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SERVING = "dora: serving "
 RAM_BLOCKS = 96
+# Simulated seconds dora keeps serving before the interrupt: longer than
+# board.json's 8 s watchdog, so a board that stopped feeding it would be
+# seen (the emulator counts the watchdog running out).
+SERVE_SECONDS = 12
 
 PREPARE = """
 import sys
@@ -72,10 +78,22 @@ def bring_up(image, bootrom, timeout=300):
         ):
             with open(os.path.join(ROOT, src), "rb") as f:
                 board.put(dst, f.read())
-        out, err = board.run_until(START, SERVING, timeout)
+        served = {}
+
+        def keep_serving():
+            start = board.stats()
+            deadline = time.monotonic() + timeout
+            now = start
+            while now["sim_seconds"] < start["sim_seconds"] + SERVE_SECONDS and time.monotonic() < deadline:
+                time.sleep(1)
+                now = board.stats()
+            served["seconds"] = now["sim_seconds"] - start["sim_seconds"]
+            served["watchdog_triggers"] = now["watchdog_triggers"] - start["watchdog_triggers"]
+
+        out, err = board.run_until(START, SERVING, timeout, keep_serving)
         ap = json.loads(board.exec(INSPECT).strip().splitlines()[-1])
         stats = board.stats()
-    return {"output": out, "error": err, "serving": SERVING in out, "ap": ap, "emulator": stats}
+    return {"output": out, "error": err, "serving": SERVING in out, "served": served, "ap": ap, "emulator": stats}
 
 
 def main():
@@ -86,7 +104,7 @@ def main():
     r = bring_up(a.image, a.bootrom)
     sys.stdout.write(r["output"])
     sys.stdout.write(r["error"])
-    print(json.dumps({"serving": r["serving"], "ap": r["ap"], "emulator": r["emulator"]}))
+    print(json.dumps({"serving": r["serving"], "served": r["served"], "ap": r["ap"], "emulator": r["emulator"]}))
     return 0 if r["serving"] else 1
 
 

@@ -141,10 +141,11 @@ class RawRepl:
             raise ScriptError(err.decode("utf-8", "replace"), out)
         return out
 
-    def run_until(self, code, marker, timeout=120):
-        """Runs code until it prints marker (or timeout), then interrupts it
-        with ctrl-C.  Returns (output, error output); the error output of an
-        interrupted script is its KeyboardInterrupt traceback."""
+    def run_until(self, code, marker, timeout=120, then=None):
+        """Runs code until it prints marker (or timeout), calls then() if
+        given (the script still running), then interrupts it with ctrl-C.
+        Returns (output, error output); the error output of an interrupted
+        script is its KeyboardInterrupt traceback."""
         self.send_script(code, timeout)
         deadline = time.monotonic() + timeout
         marker = marker.encode()
@@ -153,6 +154,8 @@ class RawRepl:
                 self._fill(deadline)
             except BoardError:
                 break
+        if then is not None and marker in self.buf:
+            then()
         self.sock.sendall(b"\x03")
         try:
             return self.finish(60), ""
@@ -209,8 +212,8 @@ class EmulatedBoard:
     def put(self, path, data):
         self.repl.put(path, data)
 
-    def run_until(self, code, marker, timeout=120):
-        return self.repl.run_until(code, marker, timeout)
+    def run_until(self, code, marker, timeout=120, then=None):
+        return self.repl.run_until(code, marker, timeout, then)
 
     def stop(self):
         """Stops the emulator; returns its closing figures."""

@@ -8,8 +8,8 @@ the image.
                    --mpy-cross PATH [test_x ...]
 
 The board gets a littlefs on a RAM block device at /ram (the emulator does
-not model flash writes).  The helper modules go there as armv6m .mpy files;
-then each test module in turn is copied, imported, run by
+not model flash writes).  The helper modules go there as armv6m .mpy files
+and are imported; then each test module in turn is copied, imported, run by
 host_tests/emulated/board_runner.py and removed.  Prints one line per
 failure or skip and closes with "emulated rp2040: N passed, N failed,
 N skipped"; exit status 1 when anything failed.
@@ -31,7 +31,8 @@ from board_repl import BoardError, EmulatedBoard, ScriptError  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORE = os.path.join(ROOT, "host_tests", "core")
 ON_BOARD = os.path.join(ROOT, "host_tests", "emulated")
-RAM_BLOCKS = 128  # 64 kB of the board's heap for the RAM file system
+RAM_BLOCKS = 48  # 24 kB of the board's heap: lease files and one test module
+
 MODULE_TIMEOUT = 600  # real seconds one test module may take in the emulator
 
 # Run first on the board, before any test: dora must come from the image.
@@ -83,9 +84,12 @@ def run(image, bootrom, mpy_cross, names=(), log=print):
     try:
         board.exec(open(os.path.join(ON_BOARD, "ramdisk.py")).read())
         log(board.exec(SETUP % RAM_BLOCKS).strip())
-        for name, data in mpy.items():
-            if not name.startswith("test_"):
-                board.put("/ram/%s.mpy" % name, data)
+        # Helpers are imported once and their files removed: they stay in the
+        # heap for every test module, the RAM disk keeps room for lease files.
+        helpers = [m for m in core_modules() if not m.startswith("test_")]
+        for name in helpers:
+            board.put("/ram/%s.mpy" % name, mpy[name])
+        board.exec("for m in %r:\n    __import__(m)\n    os.remove('/ram/%%s.mpy' %% m)" % (helpers,))
         board.exec(open(os.path.join(ON_BOARD, "board_runner.py")).read())
         for name in test_modules(names):
             files = [name] + imported_tests(name)

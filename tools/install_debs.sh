@@ -1,10 +1,26 @@
 #!/bin/sh
-# Installs the Debian packages that dora's namespace tests, demo and
-# benchmarks drive, when missing.  Needs root and apt-get; elsewhere it says
-# what it skipped and returns 0 (the tests then skip, and say why).
-# Usage: install_debs.sh [package ...]   (default: all of them)
+# Installs the Debian packages dora's tests, demo and benchmarks need, when
+# missing.  Needs root and apt-get; elsewhere it says what it skipped and
+# returns 0 (the tests then skip, and say why).
+# Usage: install_debs.sh [list or package ...]   (default: dhcp)
+# Named lists:
+#   dhcp       the DHCP software and tools the namespace tests drive
+#   toolchain  what builds MicroPython: the unix ports (64- and 32-bit),
+#              mpy-cross, picotool and the rp2 images (docs/building.md)
+#   node       Node.js and npm, for the RP2040 emulator (tools/emu)
 set -e
-pkgs="${*:-iproute2 udhcpc isc-dhcp-client dhcpcd-base dnsmasq-base udhcpd kea-dhcp4-server kea-admin tshark strace}"
+list_dhcp="iproute2 udhcpc isc-dhcp-client dhcpcd-base dnsmasq-base udhcpd kea-dhcp4-server kea-admin tshark strace"
+list_toolchain="build-essential gcc-multilib pkg-config libffi-dev cmake gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib"
+list_node="nodejs npm"
+pkgs=""
+for a in ${*:-dhcp}; do
+    case "$a" in
+        dhcp) pkgs="$pkgs $list_dhcp" ;;
+        toolchain) pkgs="$pkgs $list_toolchain" ;;
+        node) pkgs="$pkgs $list_node" ;;
+        *) pkgs="$pkgs $a" ;;
+    esac
+done
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -3,9 +3,10 @@
 address, on a raw layer-2 socket (root, inside a network namespace of ours).
 
     loadgen.py IFACE [--rate R] [--window W] [--count N] [--seconds S]
-                     [--timeout T] [--no-release] [--json]
+                     [--timeout T] [--retransmit S] [--no-release] [--json]
     loadgen.py IFACE --script fill:253,release,fill:253,renew [--json]
     loadgen.py IFACE --flood [--count N] [--seconds S]   DISCOVERs only
+    loadgen.py IFACE --informs N [--spread-ms MS] [--spoof]  INFORMs naming absent hosts
 
 Each exchange has a new, locally administered MAC: DISCOVER -> OFFER ->
 REQUEST -> ACK, then (unless --no-release) a RELEASE, so the pool is reused
@@ -17,13 +18,22 @@ Load: exchanges start at `rate` per second (open loop; 0: as fast as the
 window allows), with at most `window` in flight.  Bounded by --count AND
 --seconds; every exchange has its own deadline (--timeout, from the DISCOVER):
 an exchange that does not finish in time, or gets a NAK, is a drop.  No
-retransmissions: a lost packet is a dropped exchange.
+retransmissions unless --retransmit S: a lost packet is a dropped exchange.
 
 Scripts (for memory and flash-wear runs) run phases over a set of held
 leases:  fill:N (N new clients bound, kept), renew (a unicast REQUEST with
 ciaddr for each held lease; this tool answers the server's ARP queries for
 held addresses), release (a RELEASE for each, paced), wait:S (sleep).
-Each phase reports its start/end times (for matching with strace).
+Each phase reports its start/end times (for matching with strace).  With
+--no-arp the held addresses are never answered: renewals from hosts that
+send and then fall silent, whose unicast answers wait on ARP in vain.
+
+INFORMs (--informs): N DHCPINFORMs from ONE station (one MAC), spread over
+--spread-ms, each naming in ciaddr another address of the /24 that nobody
+holds (.2 to .254 in turn, skipping the server's), so that every answer is a
+unicast the server's kernel must resolve by ARP first, and cannot.  The
+frames leave from --source (default .254 of the subnet) or, with --spoof,
+from the named address itself.  Nothing is answered, not even ARP.
 
 Prints one summary (or JSON with --json): exchanges/s, drops, latency
 percentiles (DISCOVER to ACK).  Python 3 standard library only.
@@ -46,7 +56,7 @@ BCAST_MAC = b"\xff" * 6
 ZERO4 = b"\0\0\0\0"
 ALL_ONES = b"\xff\xff\xff\xff"
 COOKIE = b"\x63\x82\x53\x63"
-DISCOVER, OFFER, REQUEST, DECLINE, ACK, NAK, RELEASE = 1, 2, 3, 4, 5, 6, 7
+DISCOVER, OFFER, REQUEST, DECLINE, ACK, NAK, RELEASE, INFORM = 1, 2, 3, 4, 5, 6, 7, 8
 
 
 def ip_checksum(hdr):
@@ -111,11 +121,11 @@ def parse_reply(data):
 
 
 class Exchange:
-    __slots__ = ("mac", "xid", "state", "t0", "deadline", "addr", "sid", "smac")
+    __slots__ = ("mac", "xid", "state", "t0", "deadline", "addr", "sid", "smac", "pkt", "sent")
 
 
 class Gen:
-    def __init__(self, ifname, seed=1, timeout=1.0):
+    def __init__(self, ifname, seed=1, timeout=1.0, arp=True):
         self.ifname = ifname
         self.rng = random.Random(seed)
         self.timeout = timeout
@@ -127,6 +137,7 @@ class Gen:
         self.arp.bind((ifname, 0))
         self.arp.setblocking(False)
         self.held_ips = {}  # address -> MAC, answered in ARP
+        self.arp_answers = arp  # False: held addresses go silent (their hosts left)
         self.macs = set()
         self.received = 0
         self.send_errors = 0
@@ -161,6 +172,26 @@ class Gen:
             sent += 1
         return {"flood_sent": sent - self.send_errors, "seconds": time.time() - t0}
 
+    def informs(self, count, spread_ms, server, source=None, spoof=False):
+        """`count` INFORMs from one MAC within spread_ms, each naming a host
+        nobody holds (see the module's doc); bounded by count."""
+        mac = self.new_mac()
+        net = bytes(server[:3])
+        src = source or net + b"\xfe"
+        t0 = time.monotonic()
+        hosts = [net + bytes((h,)) for h in range(2, 255) if h != server[3]]
+        sent = 0
+        for i in range(count):
+            ciaddr = hosts[i % len(hosts)]
+            pkt = dhcp(INFORM, mac, self.rng.getrandbits(32), bytes((54, 4)) + server + PARAMS, ciaddr=ciaddr,
+                       broadcast=False)
+            self.send(frame(mac, BCAST_MAC, ciaddr if spoof else src, ALL_ONES, pkt))
+            sent += 1
+            due = t0 + spread_ms / 1000.0 * (i + 1) / count
+            while time.monotonic() < due:
+                pass  # spin: sleeps this short overshoot by far
+        return {"informs_sent": sent - self.send_errors, "seconds": time.monotonic() - t0}
+
     def _arp_answers(self):
         while True:
             try:
@@ -170,7 +201,7 @@ class Gen:
             # who-has: op 1 at 20..22, target IP at 38..42
             if len(p) < 42 or p[20:22] != b"\x00\x01":
                 continue
-            mac = self.held_ips.get(bytes(p[38:42]))
+            mac = self.held_ips.get(bytes(p[38:42])) if self.arp_answers else None
             if mac is None:
                 continue
             reply = p[6:12] + mac + b"\x08\x06" + p[14:20] + b"\x00\x02" + mac + p[38:42] + p[22:28] + p[28:32]
@@ -204,12 +235,15 @@ class Gen:
         self.send(frame(mac, smac, addr, sid, dhcp(RELEASE, mac, xid, opts, ciaddr=addr, broadcast=False)))
 
     # -- open-loop DORA load ----------------------------------------------------
-    def run(self, rate=0.0, window=64, count=1000, seconds=10.0, release=True, keep=None, max_fail=None):
+    def run(self, rate=0.0, window=64, count=1000, seconds=10.0, release=True, keep=None, max_fail=None,
+            retransmit=0.0):
         """Full exchanges; keep (a list) collects (mac, xid, addr, sid, smac)
-        of bound leases when release is False."""
+        of bound leases when release is False.  retransmit > 0: an exchange
+        sends its last message again after that many seconds without an
+        answer (as a real client does), until its deadline."""
         live = {}
         lat = []
-        started = done = naks = timeouts = 0
+        started = done = naks = timeouts = retransmits = 0
         t_start = time.monotonic()
         stop_at = t_start + seconds
         interval = 1.0 / rate if rate > 0 else 0.0
@@ -232,7 +266,9 @@ class Gen:
                 e.t0 = now
                 e.deadline = now + self.timeout
                 live[e.xid] = e
-                self.send(frame(e.mac, BCAST_MAC, ZERO4, ALL_ONES, dhcp(DISCOVER, e.mac, e.xid, PARAMS)))
+                e.pkt = frame(e.mac, BCAST_MAC, ZERO4, ALL_ONES, dhcp(DISCOVER, e.mac, e.xid, PARAMS))
+                e.sent = now
+                self.send(e.pkt)
                 started += 1
                 next_start = next_start + interval if interval else now
                 if interval and next_start < now - 0.05:
@@ -247,7 +283,9 @@ class Gen:
                 if typ == OFFER and e.state == OFFER:
                     e.state, e.addr, e.sid, e.smac = ACK, yiaddr, sid or ZERO4, smac
                     opts = bytes((50, 4)) + yiaddr + bytes((54, 4)) + e.sid + PARAMS
-                    self.send(frame(e.mac, BCAST_MAC, ZERO4, ALL_ONES, dhcp(REQUEST, e.mac, e.xid, opts)))
+                    e.pkt = frame(e.mac, BCAST_MAC, ZERO4, ALL_ONES, dhcp(REQUEST, e.mac, e.xid, opts))
+                    e.sent = time.monotonic()
+                    self.send(e.pkt)
                 elif typ == ACK and e.state == ACK:
                     t = last_ack = time.monotonic()
                     lat.append(t - e.t0)
@@ -265,9 +303,17 @@ class Gen:
             for xid in [x for x, e in live.items() if e.deadline <= now]:
                 timeouts += 1
                 del live[xid]
+            if retransmit > 0:
+                for e in live.values():
+                    if now - e.sent >= retransmit:
+                        e.sent = now
+                        retransmits += 1
+                        self.send(e.pkt)
         # the rate counts to the last ACK (the tail of timeouts is not work)
         elapsed = (last_ack if done else time.monotonic()) - t_start
-        return summary(started, done, naks, timeouts, elapsed, lat, rate, window)
+        res = summary(started, done, naks, timeouts, elapsed, lat, rate, window)
+        res["retransmits"] = retransmits
+        return res
 
     # -- phases over held leases -----------------------------------------------
     def renew(self, held, window=32):
@@ -370,8 +416,15 @@ def main(argv=None):
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--timeout", type=float, default=1.0, help="per exchange, from its DISCOVER")
     ap.add_argument("--no-release", action="store_true")
+    ap.add_argument("--retransmit", type=float, default=0.0,
+                    help="resend an unanswered DISCOVER/REQUEST after this many s (0: never)")
     ap.add_argument("--script", help="phases: fill:N,renew,release,wait:S")
     ap.add_argument("--flood", action="store_true", help="DISCOVERs only, from new MACs, unanswered")
+    ap.add_argument("--informs", type=int, default=0, help="INFORMs naming absent hosts, from one MAC")
+    ap.add_argument("--spread-ms", type=float, default=50.0, help="--informs: sent within this many ms")
+    ap.add_argument("--server", default="192.168.4.1", help="--informs: the server's address (option 54)")
+    ap.add_argument("--spoof", action="store_true", help="--informs: each from the address it names")
+    ap.add_argument("--no-arp", action="store_true", help="scripts: never answer ARP for held addresses")
     ap.add_argument("--max-failures", type=int, default=None, help="scripts: end a fill after this many drops")
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--json", action="store_true")
@@ -381,18 +434,24 @@ def main(argv=None):
     # bounds, whatever the arguments say
     a.count = max(0, min(a.count, 10_000_000))
     a.seconds = max(0.1, min(a.seconds, 3600))
-    g = Gen(a.ifname, seed=a.seed if a.seed is not None else os.getpid() ^ int(time.time()), timeout=a.timeout)
+    g = Gen(a.ifname, seed=a.seed if a.seed is not None else os.getpid() ^ int(time.time()), timeout=a.timeout,
+            arp=not a.no_arp)
+    a.informs = max(0, min(a.informs, 100_000))
     if a.flood:
         res = g.flood(a.count, a.seconds)
+    elif a.informs:
+        res = g.informs(a.informs, max(0.0, min(a.spread_ms, 60_000.0)), socket.inet_aton(a.server), spoof=a.spoof)
     elif a.script:
         res = g.script(a.script.split(","), window=a.window, max_fail=a.max_failures)
     else:
-        res = g.run(a.rate, a.window, a.count, a.seconds, release=not a.no_release)
+        res = g.run(a.rate, a.window, a.count, a.seconds, release=not a.no_release, retransmit=a.retransmit)
     res["send_errors"] = g.send_errors
     if a.json:
         print(json.dumps(res))
     elif a.flood:
         print("flood: sent %d DISCOVERs from new MACs in %.1f s" % (res["flood_sent"], res["seconds"]))
+    elif a.informs:
+        print("informs: sent %d INFORMs naming absent hosts in %.1f ms" % (res["informs_sent"], res["seconds"] * 1000))
     elif a.script:
         for r in res["phases"]:
             print(" ".join("%s=%s" % kv for kv in r.items() if kv[0] not in ("t0", "t1")))

@@ -14,46 +14,84 @@
 # Stops after "run_seconds", or on SIGINT (releasing first when
 # "release_on_stop"); SIGTERM ends it at once, like a power cut.
 
-import json
-import os
 import sys
 
-from dora import client_runner as CR
-from dora.compat import asyncio
+# The unix port's asyncio is frozen into the binary, found through the
+# literal path entry ".frozen"; a MICROPYPATH that leaves it out (an absolute
+# path to firmware/, say) hides asyncio: put the entry back.
+if sys.implementation.name == "micropython" and ".frozen" not in sys.path:
+    sys.path.append(".frozen")
+try:
+    import asyncio  # noqa: F401
+except ImportError:
+    print("dora-client: this interpreter has no asyncio module (the MicroPython unix port freezes it; micropython-lib has it for other builds)")
+    sys.exit(2)
+
+import json  # noqa: E402
+import os  # noqa: E402
+
+from dora import client_runner as CR  # noqa: E402
+from dora.compat import asyncio  # noqa: E402
 
 
 class IpAdapter:
-    """Applies a lease to a Linux interface with the `ip` command."""
+    """Applies a lease to a Linux interface with the `ip` command.
+
+    The address gets the lease time as its kernel lifetime (valid_lft), so
+    that it goes by itself should the client die; every renewal applies it
+    again, which restarts that lifetime."""
 
     def __init__(self, ifname, log):
         self.ifname = ifname
         self.log = log
-        self.current = None  # "a.b.c.d/n" configured by us
+        self.current = None  # "a.b.c.d/n" configured by us (or left from before)
+
+    def adopt(self, lease):
+        """A lease from the file whose address the interface still carries
+        (Linux keeps it when the client is killed): ours to remove."""
+        if self.holds(lease):
+            self.current = _cidr(lease)
+
+    def holds(self, lease):
+        """True while the interface carries the lease's address."""
+        return os.system("ip -4 -o addr show dev %s | grep -qF ' inet %s '" % (self.ifname, _cidr(lease))) == 0
 
     def __call__(self, lease):
         if lease is None:
             if self.current:
-                self._ip("addr del %s dev %s" % (self.current, self.ifname))
-                self.log("removed %s" % self.current)
+                self._remove(self.current)
                 self.current = None
             return
-        cidr = "%s/%d" % (lease.address, lease.prefix_len)
+        cidr = _cidr(lease)
         if self.current and self.current != cidr:
-            self._ip("addr del %s dev %s" % (self.current, self.ifname))
+            self._remove(self.current)
         extra = " broadcast %s" % lease.broadcast if lease.broadcast else " broadcast +"
         self._ip("addr replace %s%s dev %s valid_lft %d preferred_lft %d" % (
             cidr, extra, self.ifname, lease.lease_time, lease.lease_time))
-        self.current = cidr
         if lease.router:
             self._ip("route replace default via %s dev %s" % (lease.router, self.ifname))
         # Tests wait for this line before a SIGINT: system() ignores SIGINT
         # in the caller while its command runs, so one sent then is lost.
-        self.log("applied %s" % cidr)
+        if self.current == cidr:
+            self.log("refreshed %s for %ds" % (cidr, lease.lease_time))
+        else:
+            self.log("applied %s" % cidr)
+        self.current = cidr
+
+    def _remove(self, cidr):
+        if os.system("ip -4 -o addr show dev %s | grep -qF ' inet %s '" % (self.ifname, cidr)) != 0:
+            return  # not there (aged out, or never put back after a reboot)
+        self._ip("addr del %s dev %s" % (cidr, self.ifname))
+        self.log("removed %s" % cidr)
 
     def _ip(self, args):
         rc = os.system("ip " + args)
         if rc != 0:
             self.log("`ip %s` failed (%d)" % (args, rc))
+
+
+def _cidr(lease):
+    return "%s/%d" % (lease.address, lease.prefix_len)
 
 
 def _mac_of(ifname):
@@ -76,10 +114,17 @@ def start(argv):
                 raise CR.ConfigError("mac: needed when no interface is named")
             mac = _mac_of(cfg.interface)
         apply = IpAdapter(cfg.interface, CR._log) if do_apply and cfg.interface else None
-        r = CR.ClientRunner(cfg, mac=mac, apply=apply)
+        r = CR.ClientRunner(cfg, mac=mac, apply=apply, holds=apply.holds if apply else None)
     except (CR.ConfigError, OSError) as e:
         print("dora-client: bad config: %s" % e)
         sys.exit(2)
+    try:
+        r.open()
+    except OSError as e:
+        print("dora-client: cannot open UDP port %d on %s: %r" % (cfg.client_port, cfg.interface or "any interface", e))
+        sys.exit(1)
+    if apply is not None and r.stored is not None:
+        apply.adopt(r.stored)
     r.log("starting on %s mac %s state %s" % (cfg.interface, ":".join("%02x" % b for b in mac), "INIT"))
     try:
         asyncio.run(r.run())

@@ -9,7 +9,18 @@
 
 import sys
 
-from dora import config, runner
+# The unix port's asyncio is frozen into the binary, found through the
+# literal path entry ".frozen"; a MICROPYPATH that leaves it out (an absolute
+# path to firmware/, say) hides asyncio: put the entry back.
+if sys.implementation.name == "micropython" and ".frozen" not in sys.path:
+    sys.path.append(".frozen")
+try:
+    import asyncio  # noqa: F401
+except ImportError:
+    print("dora: this interpreter has no asyncio module (the MicroPython unix port freezes it; micropython-lib has it for other builds)")
+    sys.exit(2)
+
+from dora import compat, config, runner  # noqa: E402
 
 
 def start(argv):
@@ -21,7 +32,11 @@ def start(argv):
     except config.ConfigError as e:
         print("dora: bad config: %s" % e)
         sys.exit(2)
-    runner.main(cfgs)
+    try:
+        runner.main(cfgs)
+    except compat.PortInUse as e:  # a second dora (or another DHCP server)
+        print("dora: %s" % e)
+        sys.exit(1)
 
 
 start(sys.argv)

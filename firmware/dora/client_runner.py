@@ -4,7 +4,8 @@
 # lease on flash and tells the application.
 #
 #   r = ClientRunner({"mac": "02:00:00:00:00:01", "hostname": "sensor"},
-#                    apply=lambda lease: ...)    # lease, or None: remove it
+#                    apply=lambda lease: ...,    # lease, or None: remove it
+#                    holds=lambda lease: ...)    # optional: still configured?
 #   r.on_event(lambda kind, lease: print(kind, lease))
 #   asyncio.create_task(r.run())
 #   lease = await r.bound()                      # a Lease, options decoded
@@ -13,6 +14,11 @@
 # rebound, expired, nak, declined, released, reboot-failed.  Listeners and
 # apply() run after the message that caused them has been sent, off the
 # packet path; an exception in one is logged and does not stop the client.
+# apply(lease) runs on every grant, renewals included: an OS that ages the
+# address (Linux's valid_lft) must see each renewal, or it drops the address
+# one lease period after binding while the client still holds the lease.
+# apply(None) runs on every loss, also of a stored lease that INIT-REBOOT
+# could not confirm (the interface may still carry it from before).
 #
 # The lease file (write a temporary file, then rename over the old one: a
 # power cut leaves the old file or the new one, never a torn one) is
@@ -71,7 +77,9 @@ _VERSION = const(1)
 
 
 def _log(line):
-    print("dora-client: " + line)
+    # One write with its newline: a SIGINT that interrupts print() between
+    # the text and the newline would glue the next line (RELEASED) onto it.
+    print("dora-client: %s\n" % line, end="")
 
 
 _DEFAULTS = {
@@ -296,10 +304,12 @@ def decode_lease(b):
 
 
 class ClientRunner:
-    def __init__(self, cfg, mac=None, apply=None, log=_log, seed=None):
+    def __init__(self, cfg, mac=None, apply=None, log=_log, seed=None, holds=None):
         """cfg: a dict or ClientConfig; mac: 6 bytes (else cfg's "mac");
         apply(lease_or_None): configure / remove the address (the board's
-        network API, or the host adapter in boards/unix/client_main.py)."""
+        network API, or the host adapter in boards/unix/client_main.py);
+        holds(lease): optional, True while the interface carries the lease's
+        address -- asked before a message that must leave from it."""
         if isinstance(cfg, dict):
             cfg = ClientConfig(cfg)
         self.cfg = cfg
@@ -309,6 +319,8 @@ class ClientRunner:
         self.mac = bytes(mac)
         self.log = log if cfg.log else (lambda line: None)
         self.apply = apply
+        self.holds = holds
+        self.stored = None  # the Lease read from the file at open(), until confirmed or lost
         self.clock = compat.Clock()
         if seed is None:
             seed = _seed(self.mac)
@@ -390,8 +402,9 @@ class ClientRunner:
         self.sock = compat.udp_socket(cfg.client_port, cfg.interface, cfg.bind_address)
         stored = self._load()
         if stored:
-            addr, server, _, _ = stored
+            addr, server, lease_time, opts = stored
             self.client.remember(addr, server)
+            self.stored = Lease(compat.ip_str(addr), compat.ip_str(server), lease_time, opts)
             self.log("stored lease %s from %s: INIT-REBOOT" % (compat.ip_str(addr), compat.ip_str(server)))
             self.mode = "init-reboot"
         elif cfg.rapid_commit:
@@ -496,6 +509,10 @@ class ClientRunner:
         if self.sock is None:
             self.log("not running: message not sent")
             return
+        if c.dest == K.TO_SERVER and not self._source_held():
+            # It would leave from 0.0.0.0 and the server would drop it.
+            self.errors += 1
+            self.log("send failed: %s is not on the interface" % compat.ip_str(c.addr))
         try:
             self.sock.sendto(memoryview(self.out)[:n], addr)
         except OSError as e:
@@ -526,20 +543,23 @@ class ClientRunner:
                         ",".join(lease.dns) or "-", "rapid-commit" if c.rapid else self.mode, ms))
             elif self.cfg.log:
                 self.log("%s %s from %s lease %ds" % (kind.upper(), lease.address, lease.server, lease.lease_time))
-            if lease is not old:
-                self._apply(lease)  # new, or something in it changed
+            self.stored = None
+            self._apply(lease)  # new, changed, or only renewed: refresh it
             self._bound.set()
         elif ev == K.EV_REBOOT_FAILED:
             self.log("no answer to INIT-REBOOT: DISCOVER")
             self.mode = "discover"
             lease = self.lease
         else:
-            # expired, nak, declined, released: the address (if any) goes
+            # expired, nak, declined, released: the address (if any) goes,
+            # and so does a stored one that INIT-REBOOT did not confirm.
             lease = self.lease
+            gone = lease or self.stored
             self.lease = None
-            self.log("%s %s" % (kind.upper(), lease.address if lease else "-"))
+            self.stored = None
+            self.log("%s %s" % (kind.upper(), gone.address if gone else "-"))
             self._forget()
-            if lease is not None:
+            if gone is not None:
                 self._apply(None)
             self.mode = "rapid-commit" if self.cfg.rapid_commit else "discover"
             self.started_ms = compat.ticks_ms()
@@ -562,6 +582,29 @@ class ClientRunner:
             and D.same(k, 4, c.server, 0, 4)
             and D.same(k, 8, c.opts, 0, n)
         )
+
+    def _source_held(self):
+        """Before a RENEW or RELEASE (unicast, from our address): True when
+        the interface still carries the address, re-applying the lease once
+        if it had gone (removed from outside, or aged out by the OS)."""
+        lease = self.lease
+        if self.holds is None or lease is None:
+            return True
+        if self._holds(lease):
+            return True
+        if self.client.bound():
+            self.log("%s was gone from the interface: applied again" % lease.address)
+            self._apply(lease)
+            return self._holds(lease)
+        return False
+
+    def _holds(self, lease):
+        try:
+            return self.holds(lease)
+        except Exception as e:
+            self.errors += 1
+            self.log("holds failed: %r" % (e,))
+            return True
 
     def _apply(self, lease):
         if self.apply is None:

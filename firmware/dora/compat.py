@@ -2,8 +2,10 @@
 # imports what it needs from here and never asks which interpreter it runs on.
 #
 # Branches are chosen once, at import time, with try/except ImportError.
+#
+# `socket` is imported by the first function that needs it, not here: a
+# board image without it (plain RPI_PICO) still imports every core module.
 
-import socket
 import sys
 import time
 
@@ -35,15 +37,21 @@ except ImportError:  # CPython
 
     MICROPYTHON = False
 
-try:  # MicroPython: asyncio is the package from micropython-lib / the firmware
+try:  # both interpreters: MicroPython's is frozen into the firmware
     import asyncio
-except ImportError:  # pragma: no cover - every supported interpreter has one
-    import uasyncio as asyncio  # noqa: F401
+except ImportError:  # pragma: no cover - the unix port lost its frozen entry
+    raise ImportError("no asyncio module (MicroPython unix port: keep the literal '.frozen' entry in MICROPYPATH)")
 
 import errno
 
 EAGAIN = errno.EAGAIN
 ETIMEDOUT = errno.ETIMEDOUT
+
+# Unicast replies the server sends in a burst, then per second.  Each may
+# wait in the network stack for ARP: on Linux about 3 s, charged to the
+# socket's send buffer (208 KB by default, about 90 replies); on lwIP in its
+# 8 KB heap, one per ARP entry.  See docs/contract.md, "Bounded sends".
+UNICAST_BURST, UNICAST_RATE = (16, 8) if sys.platform in ("linux", "darwin") else (2, 1)
 
 # Datagrams one receive round of the server reads.  A board's lwIP socket
 # queues only a few, so one round of 4 empties it; Linux queues hundreds, and
@@ -52,12 +60,12 @@ ETIMEDOUT = errno.ETIMEDOUT
 # (about 3.6 KB) are the price, paid on the host only.
 RECV_BATCH = 8 if sys.platform in ("linux", "darwin") else 4
 
-# Linux and lwIP disagree on option numbers; the MicroPython unix port exposes
-# Linux's values, the board ports lwIP's (SO_BROADCAST 0x20 there).
-SO_BROADCAST = getattr(socket, "SO_BROADCAST", 6)
-SO_REUSEADDR = getattr(socket, "SO_REUSEADDR", 2)
-SOL_SOCKET = getattr(socket, "SOL_SOCKET", 1)
 _SO_BINDTODEVICE = 25  # Linux value; the unix port has no constant for it
+
+# The clock's last second: one short of dora.leases.FOREVER (2**30 - 1, the
+# largest small int on a 32-bit board), so that an expiry of FOREVER never
+# comes.  2**30 s is 34 years of uptime (docs/time.md).
+CLOCK_END = const(0x3FFFFFFE)
 
 
 class Clock:
@@ -66,7 +74,9 @@ class Clock:
     The boards have no battery-backed RTC, so dora measures time from boot
     only.  On MicroPython ticks_ms() wraps (2**30 ms on the unix port), so the
     elapsed milliseconds are folded into seconds at every call; the running
-    values stay small ints and now() allocates nothing."""
+    values stay small ints and now() allocates nothing.  After CLOCK_END
+    seconds (34 years) the clock stops there rather than grow into heap
+    ints: nothing expires from then on (docs/time.md)."""
 
     def __init__(self):
         self._last = _ticks()
@@ -78,8 +88,12 @@ class Clock:
         self._ms += _ticks_diff(t, self._last)
         self._last = t
         if self._ms >= 1000:
-            self._seconds += self._ms // 1000
+            add = self._ms // 1000
             self._ms %= 1000
+            if add > CLOCK_END - self._seconds:
+                self._seconds = CLOCK_END
+            else:
+                self._seconds += add
         return self._seconds
 
     def ms_until(self, when, cap=60000):
@@ -123,11 +137,27 @@ def ip_str(buf, off=0):
     return "%d.%d.%d.%d" % (buf[off], buf[off + 1], buf[off + 2], buf[off + 3])
 
 
+_socket = None  # the socket module, once _sockets() has imported it
+_raw_sockaddr = False  # its addresses are raw sockaddr bytes (the unix port)
+
+
+def _sockets():
+    """The socket module, imported on first use."""
+    global _socket, _raw_sockaddr
+    if _socket is None:
+        import socket
+
+        _raw_sockaddr = _detect_raw_sockaddr(socket)
+        _socket = socket
+    return _socket
+
+
 def sockaddr(ip, port):
     """A socket address for `ip` (dotted text) and `port`, in the form this
     interpreter's sendto/bind take: raw sockaddr bytes on the unix port, a
     tuple on CPython and on the lwIP boards."""
-    if _RAW_SOCKADDR:
+    socket = _sockets()
+    if _raw_sockaddr:
         return socket.getaddrinfo(ip, port)[0][-1]
     return (ip, port)
 
@@ -137,7 +167,9 @@ def sockaddr_ip(addr, out, off):
 
     Used for logging and to reuse the peer address for replies; allocates on
     the lwIP boards and CPython (text parsing), not on the unix port."""
-    if _RAW_SOCKADDR:
+    if _socket is None:
+        _sockets()
+    if _raw_sockaddr:
         for i in range(4):
             out[off + i] = addr[4 + i]
         return
@@ -147,12 +179,14 @@ def sockaddr_ip(addr, out, off):
 
 
 def sockaddr_port(addr):
-    if _RAW_SOCKADDR:
+    if _socket is None:
+        _sockets()
+    if _raw_sockaddr:
         return (addr[2] << 8) | addr[3]
     return addr[1]
 
 
-def _detect_raw_sockaddr():
+def _detect_raw_sockaddr(socket):
     # The unix port's getaddrinfo returns raw sockaddr bytes; lwIP and CPython
     # return (host, port) tuples.
     try:
@@ -161,7 +195,8 @@ def _detect_raw_sockaddr():
         return False
 
 
-_RAW_SOCKADDR = _detect_raw_sockaddr()
+class PortInUse(OSError):
+    """udp_socket's port is taken: str() is one line that says so."""
 
 
 def udp_socket(port, ifname=None, ip="0.0.0.0"):
@@ -169,21 +204,43 @@ def udp_socket(port, ifname=None, ip="0.0.0.0"):
 
     `ifname` pins the socket to one interface where the platform can
     (Linux and ESP32): a socket bound to 0.0.0.0 then receives the
-    broadcasts of that interface only, and its broadcasts leave by it."""
+    broadcasts of that interface only, and its broadcasts leave by it.
+
+    No SO_REUSEADDR: with it a second server on the same port binds too and
+    both answer every request.  Sockets pinned to different interfaces share
+    a port without it (Linux).  A taken port raises PortInUse."""
+    socket = _sockets()
+    # Linux and lwIP disagree on option numbers; the MicroPython unix port
+    # exposes Linux's values, the board ports lwIP's (SO_BROADCAST 0x20 there).
+    sol = getattr(socket, "SOL_SOCKET", 1)
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
-    s.setsockopt(SOL_SOCKET, SO_BROADCAST, 1)
-    if ifname:
-        bind_to_device(s, ifname)
-    s.bind(sockaddr(ip, port))
-    s.setblocking(False)
+    try:
+        s.setsockopt(sol, getattr(socket, "SO_BROADCAST", 6), 1)
+        if ifname:
+            bind_to_device(s, ifname)
+        try:
+            s.bind(sockaddr(ip, port))
+        except OSError as e:
+            if _errno_of(e) != errno.EADDRINUSE:
+                raise
+            on = "%s (%s)" % (ip, ifname) if ifname else ip
+            raise PortInUse("UDP port %d on %s is already in use: is another DHCP server or client running there?" % (port, on)) from None
+        s.setblocking(False)
+    except BaseException:
+        s.close()
+        raise
     return s
 
 
+def _errno_of(e):
+    return e.errno if getattr(e, "errno", None) is not None else (e.args[0] if e.args else None)
+
+
 def bind_to_device(s, ifname):
+    socket = _sockets()
     opt = getattr(socket, "SO_BINDTODEVICE", _SO_BINDTODEVICE)
     name = ifname.encode() if isinstance(ifname, str) else ifname
-    s.setsockopt(SOL_SOCKET, opt, name)
+    s.setsockopt(getattr(socket, "SOL_SOCKET", 1), opt, name)
 
 
 if MICROPYTHON:

@@ -3,12 +3,19 @@
 # names its field: ConfigError("pool_end: not inside 192.168.4.0/255.255.255.0").
 
 from .dhcp import (
+    FILE_LEN,
+    HEADER_LEN,
+    MAX_MESSAGE,
+    MAX_REPLY,
+    OPT_BOOT_FILE,
     OPT_BROADCAST,
     OPT_DNS,
     OPT_DOMAIN,
     OPT_HOSTNAME,
     OPT_ROUTER,
     OPT_SUBNET_MASK,
+    OPT_TFTP_SERVER,
+    SEND_STEP,
 )
 
 MAX_POOL = 253  # a full /24 less network, broadcast and the server itself
@@ -39,7 +46,14 @@ _DEFAULTS = {
     "rapid_commit": False,
     "hostname_len": 0,  # 15 keeps most names: 15 B per pool address
     "classes": [],
+    "next_server": None,  # siaddr and option 66: the TFTP server
+    "boot_file": None,  # the file field and option 67
+    "trusted_relays": None,  # null: answer any relay; a list: only these
 }
+
+# Room in a reply beyond the configured options: 53, 54, 51, 58, 59, 80, 52
+# and END (33 bytes), and echoes of 61 and 82 of usual sizes.
+_REPLY_EXTRA = 33 + 64
 
 MAX_HOSTNAME = 63  # one DNS label
 
@@ -202,6 +216,10 @@ class Config:
         self.interface = d["interface"]
         self.lease_file = d["lease_file"]
 
+        self.trusted_relays = _relays(d["trusted_relays"])
+        self.next_server = None
+        if d["next_server"] is not None:
+            self.next_server = parse_ip(d["next_server"], "next_server")
         self.rapid_commit = _bool(d, "rapid_commit")
         self.hostname_len = _int(d, "hostname_len", 0, MAX_HOSTNAME)
 
@@ -220,7 +238,8 @@ class Config:
                 _fail("domain", "expected a name of 1 to 254 characters")
             blob += _tlv(OPT_DOMAIN, d["domain"].encode())
         blob += _tlv(OPT_BROADCAST, self.subnet_broadcast)
-        blob += options_blob(d["options"], "options")
+        extra = options_blob(d["options"], "options")
+        blob += extra + _boot_options(d, "", extra)
         self.options_blob = bytes(blob)
 
         # Static hosts: `static` holds 7-byte records (MAC, slot) scanned in
@@ -244,6 +263,73 @@ class Config:
         self.deny = compile_list(d["deny"], "deny", parse_mac)
         self.ignore_unknown = _bool(d, "ignore_unknown")
         self.max_offers_per_minute = _int(d, "max_offers_per_minute", 0, 10000)
+        self.reply_size = reply_size(self)
+
+
+def reply_size(cfg):
+    """Bytes of each reply buffer: room for the longest reply this config
+    builds (the pool's options with the largest class's and static host's),
+    never less than what a client without option 57 takes, at most one
+    Ethernet frame; a multiple of SEND_STEP."""
+    most = 0
+    for k in cfg.classes:
+        if k.options and len(k.options) > most:
+            most = len(k.options)
+    host = 0
+    for o in cfg.static_options:
+        if o and len(o) > host:
+            host = len(o)
+    need = HEADER_LEN + _REPLY_EXTRA + len(cfg.options_blob) + most + host
+    size = MAX_REPLY
+    while size < need and size < MAX_MESSAGE:
+        size += SEND_STEP
+    return size if size < MAX_MESSAGE else MAX_MESSAGE
+
+
+def _relays(items):
+    """The trusted relays' addresses, 4 bytes each; None: trust any."""
+    if items is None:
+        return None
+    if not isinstance(items, list):
+        _fail("trusted_relays", "expected a list of relay addresses, or null to answer any relay")
+    out = b""
+    for i, text in enumerate(items):
+        field = "trusted_relays[%d]" % i
+        ip = parse_ip(text, field)
+        if ip in (b"\0\0\0\0", b"\xff\xff\xff\xff"):
+            _fail(field, "%s is not a relay's address" % text)
+        out += ip
+    return out
+
+
+def _boot_options(item, field, given):
+    """Options 66 and 67 of an item's next_server and boot_file (`given`:
+    the item's other options, which may name its own 66)."""
+    out = b""
+    prefix = field + "." if field else ""
+    ns = item.get("next_server")
+    if ns is not None:
+        parse_ip(ns, prefix + "next_server")
+        if _find(given, OPT_TFTP_SERVER) < 0:
+            out += _tlv(OPT_TFTP_SERVER, ns.encode())
+    bf = item.get("boot_file")
+    if bf is not None:
+        f = prefix + "boot_file"
+        if not isinstance(bf, str) or not 0 < len(bf.encode()) < FILE_LEN:
+            _fail(f, "expected a file name of 1 to %d bytes" % (FILE_LEN - 1))
+        if _find(given, OPT_BOOT_FILE) >= 0:
+            _fail(f, "given twice: here and as option 67")
+        out += _tlv(OPT_BOOT_FILE, bf.encode())
+    return out
+
+
+def _find(blob, code):
+    i = 0
+    while i < len(blob):
+        if blob[i] == code:
+            return i
+        i += 2 + blob[i + 1]
+    return -1
 
 
 def options_blob(opts, field):
@@ -270,7 +356,7 @@ def static_host(item, cfg, field):
     if not isinstance(item, dict):
         _fail(field, "expected an object with mac and address")
     for k in item:
-        if k not in ("mac", "address", "hostname", "options"):
+        if k not in ("mac", "address", "hostname", "options", "next_server", "boot_file"):
             _fail("%s.%s" % (field, k), "unknown field")
     mac = parse_mac(item.get("mac"), field + ".mac")
     ip = ip_int(parse_ip(item.get("address"), field + ".address"))
@@ -279,6 +365,7 @@ def static_host(item, cfg, field):
         _fail(field + ".address", "must be a pool address other than the server's")
     name = item.get("hostname")
     opts = options_blob(item.get("options", {}), field + ".options")
+    opts += _boot_options(item, field, opts)
     if name is not None:
         if not isinstance(name, str) or not 0 < len(name) <= MAX_HOSTNAME or not clean_name(name):
             _fail(field + ".hostname", "expected 1 to %d letters, digits or '-'" % MAX_HOSTNAME)
@@ -357,7 +444,7 @@ def _classes(items, cfg):
         if not isinstance(item, dict):
             _fail(field, "expected an object with name and mac_prefix or vendor_class")
         for k in item:
-            if k not in ("name", "mac_prefix", "vendor_class", "options", "pool_start", "pool_end"):
+            if k not in ("name", "mac_prefix", "vendor_class", "options", "pool_start", "pool_end", "next_server", "boot_file"):
                 _fail("%s.%s" % (field, k), "unknown field")
         name = item.get("name")
         if not isinstance(name, str) or not name:
@@ -375,6 +462,7 @@ def _classes(items, cfg):
             pattern = v.encode()
             by_vendor = True
         opts = options_blob(item.get("options", {}), field + ".options")
+        opts += _boot_options(item, field, opts)
         lo, hi = 0, cfg.pool_size - 1
         if ("pool_start" in item) != ("pool_end" in item):
             _fail(field, "give both pool_start and pool_end, or neither")
@@ -424,6 +512,10 @@ def parse_servers(d):
                 _fail("servers[%d].lease_file" % i, "shared with another server")
             files.append(c.lease_file)
             out.append(c)
+        # The runners share one set of reply buffers: size it for them all.
+        size = max(c.reply_size for c in out)
+        for c in out:
+            c.reply_size = size
         return out
     return [Config(d)]
 

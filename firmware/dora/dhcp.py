@@ -46,6 +46,8 @@ OPT_RENEWAL_TIME = const(58)
 OPT_REBINDING_TIME = const(59)
 OPT_VENDOR_CLASS = const(60)
 OPT_CLIENT_ID = const(61)
+OPT_TFTP_SERVER = const(66)
+OPT_BOOT_FILE = const(67)
 OPT_RAPID_COMMIT = const(80)
 OPT_RELAY_AGENT = const(82)
 OPT_END = const(255)
@@ -70,7 +72,17 @@ OFF_OPTIONS = const(240)
 HEADER_LEN = const(240)
 MIN_LEN = const(300)  # BOOTP minimum; replies are padded up to it
 FLAG_BROADCAST = const(0x80)  # high bit of the flags field, first byte
-MAX_REPLY = const(576)  # every client must accept this much (RFC 2131 2.)
+MAX_REPLY = const(576)  # IP datagram every client must accept (RFC 2131 2.)
+IP_UDP_HEADERS = const(28)  # what option 57 counts besides the DHCP message
+# Largest DHCP message dora receives or sends: one Ethernet frame's payload
+# (1500) less the IP and UDP headers.
+MAX_MESSAGE = const(1472)
+# A read that every request of usual size fits in (clients send at most 576
+# bytes unless they say otherwise), for a heap too fragmented to hand out
+# MAX_MESSAGE bytes in one piece.
+SHORT_READ = const(600)
+SEND_STEP = const(32)  # the runner sends replies padded to a multiple of this
+FILE_LEN = const(128)  # the file field
 
 _COOKIE0 = const(99)
 _COOKIE1 = const(130)
@@ -221,12 +233,37 @@ class Message:
         return False
 
     def max_reply(self, cap):
-        """Largest reply this client accepts (57), never below 576 nor above
-        `cap` (the size of our reply buffer)."""
+        """Largest DHCP message this client accepts, at most `cap` (our
+        reply buffer) and one Ethernet frame.  Option 57 counts the IP and
+        UDP headers and is never below 576 (RFC 2132 9.10); without it, 576
+        (RFC 2131 2.)."""
         size = self.opt_u16(OPT_MAX_SIZE, MAX_REPLY)
         if size < MAX_REPLY:
             size = MAX_REPLY
+        size -= IP_UDP_HEADERS
+        if size > MAX_MESSAGE:
+            size = MAX_MESSAGE
         return cap if size > cap else size
+
+    def valid_client_id(self):
+        """Option 61 present with the 2 bytes or more RFC 2132 9.14 asks."""
+        return self.opt_len(OPT_CLIENT_ID) >= 2
+
+    def valid_relay_info(self):
+        """Option 82 present and made of whole sub-options, each with a
+        value (RFC 3046 2.0): anything else is not worth echoing."""
+        w = self.opt(OPT_RELAY_AGENT)
+        if w < 0:
+            return False
+        buf = self.buf
+        end = w + buf[w - 1]
+        if end - w < 3:
+            return False
+        while w < end:
+            if w + 2 > end or buf[w + 1] == 0:
+                return False
+            w += 2 + buf[w + 1]
+        return w == end
 
     def ip_is(self, off, ip, ioff):
         """True when the 4 bytes at buf[off] equal ip[ioff:ioff+4]."""
@@ -300,18 +337,30 @@ def put_u32(dst, off, value):
 class Writer:
     """Builds one message in a caller-owned bytearray.
 
-    start() writes the fixed header; option()/raw_option() append options
-    while they fit under the limit (an option that does not fit is skipped
-    whole, leaving room for END); finish() ends and pads, returning the
-    length."""
+    start() writes the fixed header; byte()/u16()/u32()/option()/tlv()
+    append options while they fit under the limit, leaving room for END;
+    finish() ends and pads, returning the length.
+
+    With `overload` (RFC 2132 9.3: 1 = file, 2 = sname, 3 = both), an option
+    that does not fit in the options field goes into `file`, then `sname`
+    (or `sname` first with sname_first), and finish() adds option 52; three
+    bytes of the options field are kept for it.  An option that fits
+    nowhere is left out whole: counted in `skipped`, its code kept in `cut`
+    (the first len(cut) of them)."""
 
     def __init__(self):
         self.buf = None
         self.i = 0
         self.limit = 0
-        self.skipped = 0  # options left out because they did not fit
+        self.skipped = 0
+        self.cut = bytearray(8)
+        self.overload = 0  # where options may spill (1 file, 2 sname)
+        self.spilled = 0  # where they did
+        self.sname_first = False
+        self.fi = OFF_FILE  # next free byte in file
+        self.si = OFF_SNAME  # next free byte in sname
 
-    def start(self, buf, op, limit):
+    def start(self, buf, op, limit, overload=0, sname_first=False):
         self.buf = buf
         self.limit = limit if limit <= len(buf) else len(buf)
         zero(buf, 0, HEADER_LEN)
@@ -324,57 +373,113 @@ class Writer:
         buf[OFF_COOKIE + 3] = _COOKIE3
         self.i = OFF_OPTIONS
         self.skipped = 0
+        self.overload = overload
+        self.spilled = 0
+        self.sname_first = sname_first
+        self.fi = OFF_FILE
+        self.si = OFF_SNAME
 
-    def fits(self, length):
-        # +1 keeps room for the END option.
-        return self.i + 2 + length + 1 <= self.limit
+    def _room(self, code, length):
+        """Offset where an option with `length` value bytes goes, or -1
+        (then counted as left out)."""
+        need = 2 + length
+        keep = 4 if self.overload else 1  # END, and option 52
+        if length <= 255 and self.i + need + keep <= self.limit:
+            at = self.i
+            self.i += need
+            return at
+        at = -1
+        if length <= 255:
+            if self.sname_first:
+                at = self._in_sname(need)
+                if at < 0:
+                    at = self._in_file(need)
+            else:
+                at = self._in_file(need)
+                if at < 0:
+                    at = self._in_sname(need)
+        if at < 0:
+            if self.skipped < len(self.cut):
+                self.cut[self.skipped] = code
+            self.skipped += 1
+        return at
+
+    def _in_file(self, need):
+        # +1: each field that carries options ends with END.
+        if self.overload & 1 and self.fi + need + 1 <= OFF_COOKIE:
+            at = self.fi
+            self.fi += need
+            self.spilled |= 1
+            return at
+        return -1
+
+    def _in_sname(self, need):
+        if self.overload & 2 and self.si + need + 1 <= OFF_FILE:
+            at = self.si
+            self.si += need
+            self.spilled |= 2
+            return at
+        return -1
 
     def byte(self, code, value):
-        if self.fits(1):
+        at = self._room(code, 1)
+        if at >= 0:
             b = self.buf
-            b[self.i] = code
-            b[self.i + 1] = 1
-            b[self.i + 2] = value
-            self.i += 3
+            b[at] = code
+            b[at + 1] = 1
+            b[at + 2] = value
 
     def u32(self, code, value):
-        if self.fits(4):
+        at = self._room(code, 4)
+        if at >= 0:
             b = self.buf
-            b[self.i] = code
-            b[self.i + 1] = 4
-            put_u32(b, self.i + 2, value)
-            self.i += 6
+            b[at] = code
+            b[at + 1] = 4
+            put_u32(b, at + 2, value)
 
     def u16(self, code, value):
-        if self.fits(2):
+        at = self._room(code, 2)
+        if at >= 0:
             b = self.buf
-            b[self.i] = code
-            b[self.i + 1] = 2
-            b[self.i + 2] = (value >> 8) & 0xFF
-            b[self.i + 3] = value & 0xFF
-            self.i += 4
+            b[at] = code
+            b[at + 1] = 2
+            b[at + 2] = (value >> 8) & 0xFF
+            b[at + 3] = value & 0xFF
 
     def option(self, code, src, off, length):
         """Append option `code` whose value is src[off:off+length]."""
-        if length > 255 or not self.fits(length):
-            self.skipped += 1
+        at = self._room(code, length)
+        if at < 0:
             return False
         b = self.buf
-        b[self.i] = code
-        b[self.i + 1] = length
-        copy(b, self.i + 2, src, off, length)
-        self.i += 2 + length
+        b[at] = code
+        b[at + 1] = length
+        copy(b, at + 2, src, off, length)
         return True
 
     def tlv(self, src, off):
         """Append the whole option (code, length, value) found at src[off]."""
         return self.option(src[off], src, off + 2, src[off + 1])
 
+    def file_free(self):
+        """True when no option went into the file field."""
+        return not self.spilled & 1
+
     def finish(self):
         b = self.buf
-        b[self.i] = OPT_END
-        self.i += 1
-        end = self.i
+        i = self.i
+        if self.spilled:
+            b[i] = OPT_OVERLOAD
+            b[i + 1] = 1
+            b[i + 2] = self.spilled
+            i += 3
+            if self.spilled & 1:
+                b[self.fi] = OPT_END
+            if self.spilled & 2:
+                b[self.si] = OPT_END
+        b[i] = OPT_END
+        end = i + 1
+        self.i = end
         if end < MIN_LEN and MIN_LEN <= len(b):
             zero(b, end, MIN_LEN - end)
             end = MIN_LEN

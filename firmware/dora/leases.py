@@ -6,9 +6,12 @@
 #   1      kind       KEY_NONE, KEY_MAC (chaddr), KEY_CLIENT_ID (digest of option 61)
 #   2..9   key        the MAC (6 bytes + 2 zero) or an 8-byte digest of the client id
 #   10..13 time       big-endian seconds since boot: expiry for OFFERED, BOUND
-#                     and DECLINED; the moment it became free for FREE (LRU)
+#                     and DECLINED; the moment it became free for FREE (LRU).
+#                     Never above FOREVER (top byte <= 0x3F): see "Time" below
 #   14     flags      FLAG_STATIC (reserved by configuration), FLAG_OWN (server)
-#   15     spare
+#   15     dropped    1 once forget() took its holder off on purpose (revoked,
+#                     declined); 0 again when set() keys it.  RAM only: not in
+#                     the lease file
 #
 # A FREE record keeps its key: that is the client's affinity to its previous
 # address, honoured while nobody else has taken the slot.
@@ -16,6 +19,14 @@
 # Expiry is applied lazily: state(slot, now) reports an expired OFFERED,
 # BOUND or DECLINED record as FREE and rewrites it so.  Nothing here reads a
 # clock, does I/O or allocates after construction.
+#
+# Time (docs/time.md): every time here is a small int on a 32-bit board,
+# 0..FOREVER (2**30 - 1).  An expiry at or past FOREVER is stored as FOREVER,
+# which never comes: the clock (dora.compat.Clock) stops one second short of
+# it.  later() adds a span to a time without leaving that range, and a time
+# field read back is capped at FOREVER whatever its bytes hold, so neither
+# Python (heap ints from 2**30) nor viper (machine ints, negative from 2**31
+# on a 32-bit build) ever sees a larger value.
 
 from .compat import const, micropython, ptr8
 
@@ -40,6 +51,15 @@ FOREVER = const(0x3FFFFFFF)  # largest small int on 32-bit boards: "never"
 
 _TIME = const(10)
 _FLAGS = const(14)
+_DROPPED = const(15)
+
+
+def later(now, span):
+    """now + span, or FOREVER when that would reach it; both arguments in
+    0..FOREVER, so nothing computed here is ever a heap int."""
+    if span >= FOREVER - now:
+        return FOREVER
+    return now + span
 
 
 class LeaseTable:
@@ -57,6 +77,8 @@ class LeaseTable:
     def time(self, slot):
         r = self.recs
         i = slot * RECORD + _TIME
+        if r[i] > 0x3F:  # past FOREVER: not written by set_time, read as it
+            return FOREVER
         return (r[i] << 24) | (r[i + 1] << 16) | (r[i + 2] << 8) | r[i + 3]
 
     def set_time(self, slot, t):
@@ -74,6 +96,11 @@ class LeaseTable:
 
     def set_flags(self, slot, flags):
         self.recs[slot * RECORD + _FLAGS] = flags
+
+    def dropped(self, slot):
+        """Its holder was taken off on purpose (forget) since it was last
+        keyed: a client we do not know asking for it is refused."""
+        return self.recs[slot * RECORD + _DROPPED] != 0
 
     def reserved(self, slot):
         """Never handed out dynamically (static reservation or the server)."""
@@ -118,18 +145,26 @@ class LeaseTable:
         r[i + 1] = kind
         for j in range(KEY_LEN):
             r[i + 2 + j] = key[j]
+        r[i + _DROPPED] = 0
         self.set_time(slot, t)
 
     def set_state(self, slot, state, t):
         self.recs[slot * RECORD] = state
         self.set_time(slot, t)
 
-    def forget(self, slot, t):
-        """FREE without affinity (e.g. after a DECLINE quarantine)."""
+    def drop_key(self, slot):
+        """Keyless (the state and time stay): before the slot is keyed anew."""
+        self.recs[slot * RECORD + 1] = KEY_NONE
+
+    def forget(self, slot, t, drop=True):
+        """FREE without affinity; marked dropped (a revoked lease, a declined
+        address) unless `drop` is False (the old slot of a client that moved:
+        simply free)."""
         r = self.recs
         i = slot * RECORD
         for j in range(KEY_LEN + 2):
             r[i + j] = 0
+        r[i + _DROPPED] = 1 if drop else 0
         self.set_time(slot, t)
 
     # -- allocation -------------------------------------------------------
@@ -138,6 +173,8 @@ class LeaseTable:
         never used first), or -1 when the pool is exhausted.  Applies lazy
         expiry on the way, as state() does.  It runs for every new client:
         see _least_recently_used."""
+        if now >= FOREVER:  # no clock gets there (it stops a second short)
+            now = FOREVER - 1
         return _least_recently_used(self.recs, self.capacity, now)
 
     def count(self, state, now):
@@ -155,7 +192,6 @@ class LeaseTable:
 # does, and as the esp32 and rp2 ports' own builds do for frozen code through
 # MICROPY_CROSS_FLAGS in esp32_common.cmake and rp2's CMakeLists.txt).  On CPython
 # the decorator and ptr8 are no-ops (dora.compat) and they run as Python.
-# Measured on the unix port over a 253-address table: 100 us -> 2 us per scan.
 # Viper rules: int() turns an object into a machine int, r[i] reads a byte;
 # the const() names of this module are folded in as literals.
 
@@ -196,7 +232,15 @@ def _least_recently_used(recs, capacity, now) -> int:
     slot = 0
     while slot < n:
         if r[i + _FLAGS] == 0:  # not reserved
-            t = (int(r[i + _TIME]) << 24) | (int(r[i + _TIME + 1]) << 16) | (int(r[i + _TIME + 2]) << 8) | int(r[i + _TIME + 3])
+            hi = int(r[i + _TIME])
+            lo = 0xFF
+            if hi > 0x3F:  # past FOREVER (<< 24 would turn it negative on 32 bits): read FOREVER
+                hi = 0x3F
+            else:
+                lo = 0
+            # Built from bytes, with no 32-bit literal: armv6m loads one from
+            # next to the code, which frozen code does not keep word-aligned.
+            t = (hi << 24) | ((int(r[i + _TIME + 1]) | lo) << 16) | ((int(r[i + _TIME + 2]) | lo) << 8) | (int(r[i + _TIME + 3]) | lo)
             if r[i] != FREE and t <= t_now:
                 r[i] = FREE  # expired: free since t (lazy expiry, as state())
             if r[i] == FREE:

@@ -5,9 +5,15 @@
 #   1. wait until the socket is readable;
 #   2. drain up to BATCH datagrams with recvfrom (never readinto: on MicroPython
 #      it merges datagrams), handing each to Server.handle();
-#   3. replies that need nothing durable leave at once; ACKs of new bindings
-#      are held, the lease store appends all their records in ONE write
-#      (group commit), and only then do the held ACKs leave.
+#   3. replies that need nothing durable leave at once; ACKs of bindings
+#      whose record is not yet on flash are held, the lease store appends all
+#      their records in ONE write (group commit), and only then do the held
+#      ACKs leave.  A renewal of a binding already on flash never waits, even
+#      while a failed write is being retried.
+#   4. an event is logged once its reply has left (or says why it did not).
+# Unicast replies are bounded (SendBudget): each may wait in the network
+# stack for ARP, and replies to hosts nobody holds must not fill the buffers
+# that every other reply, broadcasts included, needs.
 # BATCH (compat.RECV_BATCH) is 4 on a board, where lwIP's per-socket queue
 # holds about that many, so one round empties it; 8 on Linux.
 #
@@ -17,6 +23,7 @@
 # the same host, as it is for renewals and relays.
 
 import gc
+import select
 
 from . import compat
 from .compat import asyncio, const
@@ -25,13 +32,13 @@ from . import dhcp as D
 from . import leases as L
 from . import server as S
 from .store import LeaseStore
+from .store import reason as store_reason
 
 BATCH = compat.RECV_BATCH
-RECV_SIZE = const(600)  # bounded: 1500 exhausted small heaps (platform.md)
-REPLY_SIZE = const(576)
 _STEP = const(32)  # replies are padded to a multiple of this (PAD after END)
 _KMIN = const(300 // 32)  # D.MIN_LEN // _STEP: the shortest reply's view
 FLUSH_MS = 5000  # records that no ACK waits for reach the flash within this
+WITHHELD_LOG_SECONDS = 60  # at most one line this often about withheld unicasts
 
 
 # The Runners serving now, for dora.control (which is imported only by whoever
@@ -41,6 +48,71 @@ running = []
 
 def _log(line):
     print("dora: " + line)
+
+
+class SendBudget:
+    """Bounds the unicast replies a server sends, without allocating.
+
+    A unicast may wait in the network stack until ARP resolves its
+    destination, holding buffer space that every reply needs; for a host
+    nobody holds it waits seconds.  So unicasts are taken from a token
+    bucket (`burst`, refilled by `rate` a second) small enough that all of
+    them stuck on ARP still leave room for the broadcasts.
+
+    A unicast to a third party (an INFORM or REQUEST naming in ciaddr
+    another address than the one it came from) is also limited per
+    requester (chaddr): `third_party_max` per `window` seconds, counted in
+    a table of `size` requesters.  A new requester takes the entry whose
+    window began longest ago, so one that changes its chaddr every time
+    gets a fresh count each time, but is still held by the bucket."""
+
+    def __init__(self, burst, rate, third_party_max=2, window=60, size=8):
+        self.burst = burst
+        self.rate = rate
+        self.tokens = burst
+        self.last = 0  # second of the last refill
+        self.third_party_max = third_party_max
+        self.window = window
+        self.macs = bytearray(6 * size)
+        self.counts = bytearray(size)
+        self.since = [-window] * size  # second each entry's window began
+
+    def unicast(self, now):
+        """Take one unicast; False when the bucket is empty."""
+        if now > self.last:
+            t = self.tokens + (now - self.last) * self.rate
+            self.tokens = t if t < self.burst else self.burst
+            self.last = now
+        if self.tokens > 0:
+            self.tokens -= 1
+            return True
+        return False
+
+    def third_party(self, buf, off, now):
+        """Count one unicast to a third party for the requester whose chaddr
+        is at buf[off:off+6]; False when it has had its share."""
+        macs = self.macs
+        since = self.since
+        counts = self.counts
+        oldest = 0
+        i = 0
+        while i < len(counts):
+            if D.same(macs, i * 6, buf, off, 6):
+                break
+            if since[i] < since[oldest]:
+                oldest = i
+            i += 1
+        if i == len(counts):
+            i = oldest
+            D.copy(macs, i * 6, buf, off, 6)
+            since[i] = now - self.window  # expired: restarted below
+        if now - since[i] >= self.window:
+            counts[i] = 0
+            since[i] = now
+        if counts[i] >= self.third_party_max:
+            return False
+        counts[i] += 1
+        return True
 
 
 class Runner:
@@ -64,8 +136,14 @@ class Runner:
             self.views = share.views
             self.lens = share.lens
             self.addrs = share.addrs
+            self.held_slots = share.held_slots
+            self.held_rapid = share.held_rapid
         else:
             self._buffers()
+        self.budget = SendBudget(compat.UNICAST_BURST, compat.UNICAST_RATE)
+        self.unicast_withheld = 0  # unicast replies not sent: over the budget
+        self.unicast_broadcast = 0  # ACKs broadcast instead: over the budget
+        self.withheld_logged = -1  # when the last line about it was logged
         self.ip = bytearray(4)
         self.errors = 0
         self.commit_failures = 0
@@ -77,17 +155,21 @@ class Runner:
         self.broadcast_addr = compat.sockaddr(compat.ip_str(cfg.broadcast), cfg.client_port)
 
     def _buffers(self):
-        self.outs = [bytearray(REPLY_SIZE) for _ in range(BATCH)]
+        size = self.cfg.reply_size
+        self.outs = [bytearray(size) for _ in range(BATCH)]
         # sendto needs an object of the reply's exact length, and slicing
         # allocates: so replies are padded to a multiple of _STEP and a view
         # of each such length is made now, once.
         # (Replies are at least D.MIN_LEN long: no views below that.)
         self.views = [
-            [memoryview(b)[: min(k * _STEP, REPLY_SIZE)] for k in range(_KMIN, REPLY_SIZE // _STEP + 2)]
+            [memoryview(b)[: min(k * _STEP, size)] for k in range(_KMIN, size // _STEP + 2)]
             for b in self.outs
         ]
         self.lens = [0] * BATCH
         self.addrs = [None] * BATCH
+        # Each held ACK's slot and kind, to log it once it has left.
+        self.held_slots = [0] * BATCH
+        self.held_rapid = [False] * BATCH
 
     def on_event(self, fn):
         """Call fn(ev) with a dora.events.LeaseEvent for each lease granted,
@@ -116,6 +198,8 @@ class Runner:
         if self not in running:
             running.append(self)  # for dora.control
         self.sock = compat.udp_socket(cfg.server_port, cfg.interface, compat.ip_str(cfg.bind_address))
+        self.poller = select.poll()
+        self.poller.register(self.sock, select.POLLIN)
         p = cfg.pool_start
         last = bytearray(p)
         self.server.ip_of(cfg.pool_size - 1, last, 0)
@@ -147,6 +231,10 @@ class Runner:
         if self.store:
             try:
                 self.store.commit(self.clock.now())
+            except OSError as e:
+                # Stopping must not end in a traceback: say what is lost
+                # (never an ACKed binding: those were written first).
+                self.log("lease file not written at stop (%s): %d record(s) not saved" % (store_reason(e), self.store.pending))
             finally:
                 self.store.close()
 
@@ -170,48 +258,65 @@ class Runner:
     def round(self):
         sock = self.sock
         srv = self.server
+        store = self.store
         now = self.clock.now()
         held = 0
-        for _ in range(BATCH):
+        for i in range(BATCH):
+            if i and not _waiting(self.poller):
+                break  # a read that fails still costs its buffer
             try:
-                data, peer = sock.recvfrom(RECV_SIZE)
+                data, peer = _recvfrom(sock)
             except OSError as e:
                 if e.args[0] not in (compat.EAGAIN, compat.ETIMEDOUT):
                     self.errors += 1
                 break
             out = self.outs[held]
             n = srv.handle(data, len(data), now, out)
+            event = srv.event
+            slot = srv.event_slot
             waits = False
             if n:
-                addr = self._destination(out, peer)
-                if srv.durable or (srv.event == S.EV_RENEW and self.store and self.store.pending):
-                    # An ACK waits until its binding is on flash (a renewal
-                    # too, while an earlier failed write is being retried).
+                addr = self._destination(out, peer, now)
+                if addr is None:
+                    pass  # over the unicast budget: withheld (counted)
+                elif srv.durable or (event == S.EV_RENEW and store and not store.durable(slot)):
+                    # An ACK waits until its binding is on flash: a renewal
+                    # too when its own record still waits (a failed write),
+                    # and then it is the binding's first ACK to leave: it is
+                    # logged as an ACK.
                     self.lens[held] = n
                     self.addrs[held] = addr
+                    self.held_slots[held] = slot
+                    self.held_rapid[held] = srv.rapid
                     held += 1
                     waits = True
-                else:
-                    self._send(held, n, addr)
-            if srv.event:
-                self._report(srv.event, srv.event_slot, data, waits)
+                elif self._send(held, n, addr, event, slot, srv.rapid):
+                    self._log_event(event, slot, srv.rapid)
+            elif self.cfg.log and event and event != S.EV_MALFORMED and event != S.EV_IGNORED and event != S.EV_REFUSED:
+                self.log(self.describe(event, slot))  # no reply: a release, a decline...
+            if event:
+                self._report(event, slot, data, waits)
         # Only ACKs wait for the flash.  Records that no reply depends on
         # (releases, declines) ride along with the next commit, or the
         # housekeeping flush within FLUSH_MS: fewer writes, and losing one
         # to a power cut errs on the safe side (the address stays taken).
-        # Commit early too when the journal is half full, so that one more
-        # round (at most BATCH requests, two records each) always fits.
-        if self.store and self.store.pending and (held or not self.store.room(self.store.capacity() // 2)):
+        if held:
             try:
-                self.store.commit(now)
+                store.commit(now)
             except OSError as e:
                 # Not durable, so not acknowledged: the clients will retry,
-                # and the queued records are written by a later commit.
+                # and the records are written by a later commit.  (The store
+                # logs a failing flash itself, a few times, not every time.)
                 self.commit_failures += 1
-                self.log("lease file write failed (%r): %d ACK(s) withheld" % (e, held))
+                for i in range(held):
+                    self.addrs[i] = None
+                    if self.cfg.log:
+                        self.log("withheld: %s (%s)" % (
+                            self.describe(S.EV_ACK, self.held_slots[i], self.held_rapid[i]), store_reason(e)))
                 return
         for i in range(held):
-            self._send(i, self.lens[i], self.addrs[i])
+            if self._send(i, self.lens[i], self.addrs[i], S.EV_ACK, self.held_slots[i], self.held_rapid[i]):
+                self._log_event(S.EV_ACK, self.held_slots[i], self.held_rapid[i])
             self.addrs[i] = None
         if self.deferred:
             # The bindings are on flash and their ACKs have left: now tell
@@ -221,33 +326,75 @@ class Runner:
             for ev in evs:
                 self._deliver(ev)
 
-    def _send(self, i, n, addr):
+    def _send(self, i, n, addr, event, slot, rapid):
+        """Send reply i; False (logged and counted) when the stack refused it."""
         k = (n + _STEP - 1) // _STEP
         out = self.outs[i]
-        D.zero(out, n, min(k * _STEP, REPLY_SIZE) - n)
+        D.zero(out, n, min(k * _STEP, len(out)) - n)
         try:
             self.sock.sendto(self.views[i][k - _KMIN], addr)
+            return True
         except OSError as e:
             self.errors += 1
-            self.log("send failed: %r" % (e,))
+            self.log("send failed: %r: %s" % (e, self.describe(event, slot, rapid)))
+            return False
 
-    def _destination(self, out, peer):
-        dest = self.server.dest
+    def _log_event(self, event, slot, rapid):
+        if self.cfg.log:
+            self.log(self.describe(event, slot, rapid))
+
+    def _destination(self, out, peer, now):
+        """Where the reply in `out` goes, or None when the send budget
+        withholds it."""
+        srv = self.server
+        dest = srv.dest
         if dest == S.TO_BROADCAST:
             return self.broadcast_addr
-        off = D.OFF_GIADDR if dest == S.TO_RELAY else D.OFF_CIADDR
-        port = self.cfg.server_port if dest == S.TO_RELAY else self.cfg.client_port
+        relay = dest == S.TO_RELAY
+        off = D.OFF_GIADDR if relay else D.OFF_CIADDR
+        port = self.cfg.server_port if relay else self.cfg.client_port
         ip = self.ip
         compat.sockaddr_ip(peer, ip, 0)
-        if D.same(ip, 0, out, off, 4) and compat.sockaddr_port(peer) == port:
-            return peer
-        return compat.sockaddr(compat.ip_str(out, off), port)
+        own = D.same(ip, 0, out, off, 4)  # the requester's own source address
+        budget = self.budget
+        if relay and own:
+            go = True  # a relay serves many clients: answered at any rate
+        elif own or relay:
+            # A relay sending from another of its addresses than giaddr is
+            # not counted per requester: that would starve its clients.
+            go = budget.unicast(now)
+        else:
+            go = budget.third_party(out, D.OFF_CHADDR, now) and budget.unicast(now)
+        if go:
+            if own and compat.sockaddr_port(peer) == port:
+                return peer
+            return compat.sockaddr(compat.ip_str(out, off), port)
+        if not relay and (srv.event == S.EV_ACK or srv.event == S.EV_RENEW):
+            # The client of a binding hears a broadcast too (it matches the
+            # xid), and a broadcast never waits for ARP.
+            self.unicast_broadcast += 1
+            return self.broadcast_addr
+        return self._withhold(now, out)
+
+    def _withhold(self, now, out):
+        self.unicast_withheld += 1
+        if self.withheld_logged < 0 or now - self.withheld_logged >= WITHHELD_LOG_SECONDS:
+            # One line a minute at most: a storm must not flood the log.
+            self.withheld_logged = now
+            b = self.budget
+            self.log(
+                "unicast replies over budget withheld (%d so far; last for %s): at most %d, then %d/s, "
+                "%d per requester to other hosts per %ds"
+                % (self.unicast_withheld, _mac_text(out, D.OFF_CHADDR), b.burst, b.rate, b.third_party_max, b.window)
+            )
+        return None
 
     def _report(self, event, slot, data=None, held=False):
-        """Log an event and hand it to the listeners; `held`: its ACK waits
-        for the flash, so listeners hear of it once the ACK has left."""
-        if self.cfg.log and event not in (S.EV_MALFORMED, S.EV_IGNORED, S.EV_REFUSED):
-            self.log(self.describe(event, slot))
+        """Track an event and hand it to the listeners; `held`: its ACK
+        waits for the flash, so listeners hear of it once the ACK has left.
+        (round() logs it, once its reply has left.)"""
+        if self.cfg.log and self.server.cut:
+            self.log(S.cut_text(self.server))
         if event == S.EV_ACK or event == S.EV_RENEW:
             _set_bit(self.bound, slot)
         elif event == S.EV_RELEASE or event == S.EV_DECLINE:
@@ -313,7 +460,8 @@ class Runner:
 
     def revoke(self, slot):
         """End the lease in `slot` now, dropping the client's affinity so that
-        its next renewal is NAKed; durable before this returns."""
+        its next renewal is NAKed; on flash before this returns unless the
+        lease file cannot be written now (then logged)."""
         t = self.server.table
         now = self.clock.now()
         if t.state(slot, now) == L.FREE and t.kind(slot) == L.KEY_NONE:
@@ -327,7 +475,11 @@ class Runner:
             self.server.names.clear(slot)
         if self.store:
             self.store.note(slot, 0)
-            self.store.commit(now)
+            try:
+                self.store.commit(now)
+            except OSError as e:
+                # Ended in RAM at once; on flash with the next write.
+                self.log("the revocation waits for the next lease file write (%s)" % store_reason(e))
         return True
 
     def hostname(self, slot):
@@ -347,22 +499,41 @@ class Runner:
         self.server.ip_of(slot, ip, 0)
         return "%s %s" % (compat.ip_str(ip), key_text(self.server.table, slot))
 
-    def describe(self, event, slot):
+    def describe(self, event, slot, rapid=False):
+        """The log line of an event.  Without a slot (NAK, INFORM-ACK) it
+        names the request just handled: the address it asked about and the
+        client."""
         name = S.EVENT_NAMES[event]
         if slot < 0:
-            return name
+            return "%s %s" % (name, self.describe_request())
         t = self.server.table
         ip = bytearray(4)
         self.server.ip_of(slot, ip, 0)
         line = "%s %s %s" % (name, compat.ip_str(ip), key_text(t, slot))
         if event in (S.EV_ACK, S.EV_RENEW, S.EV_OFFER):
             line += " %ds" % (self.cfg.lease_time if event != S.EV_OFFER else self.cfg.offer_hold)
-        if event == S.EV_ACK and self.server.rapid:
+        if event == S.EV_ACK and rapid:
             line += " rapid-commit"
         if event == S.EV_ACK or event == S.EV_RENEW:
             name = self.hostname(slot)
             if name:
                 line += " " + name  # the client's option 12, sanitised
+        return line
+
+    def describe_request(self):
+        """The address the last request named (option 50, else ciaddr) and
+        its client: the MAC, and the key the lease table would file it under
+        when that is a client identifier."""
+        srv = self.server
+        msg = srv.msg
+        ip = bytearray(4)
+        if not msg.opt_ip(D.OPT_REQUESTED_IP, ip, 0):
+            D.copy(ip, 0, msg.buf, D.OFF_CIADDR, 4)
+        line = _mac_text(msg.buf, D.OFF_CHADDR)
+        if ip != b"\0\0\0\0":
+            line = compat.ip_str(ip) + " " + line
+        if srv.kind == L.KEY_CLIENT_ID:
+            line += " id:" + "".join("%02x" % b for b in srv.key)
         return line
 
     def leases(self):
@@ -386,6 +557,26 @@ class Runner:
         for ip, key, state, left, name in self.leases():
             lines.append("%-15s  %-23s  %-8s  %-8s  %s" % (ip, key, state, "%ds" % left if left else "-", name or "-"))
         return "\n".join(lines)
+
+
+def _waiting(poller):
+    """True when a datagram waits (ipoll: no allocation on MicroPython)."""
+    if compat.MICROPYTHON:
+        for _ in poller.ipoll(0):
+            return True
+        return False
+    return bool(poller.poll(0))
+
+
+def _recvfrom(sock):
+    """One datagram of up to D.MAX_MESSAGE bytes.  recvfrom(n) allocates n
+    bytes first: when a fragmented heap has no such piece, read
+    D.SHORT_READ bytes instead, so that requests of usual size are still
+    served (a longer one arrives cut and is dropped as malformed)."""
+    try:
+        return sock.recvfrom(D.MAX_MESSAGE)
+    except MemoryError:
+        return sock.recvfrom(D.SHORT_READ)
 
 
 def _events():
@@ -412,6 +603,10 @@ def _text(buf, off, n):
     return "".join(chr(c) if 32 <= c < 127 else "?" for c in bytes(buf[off : off + n]))
 
 
+def _mac_text(buf, off):
+    return ":".join("%02x" % buf[off + j] for j in range(6))
+
+
 def key_text(table, slot):
     r = table.recs
     i = slot * L.RECORD + 2
@@ -432,11 +627,8 @@ async def _housekeeping(runner):
     while True:
         await compat.sleep_ms(FLUSH_MS if not every or every * 1000 > FLUSH_MS else every * 1000)
         now = runner.clock.now()
-        if runner.store and runner.store.pending:
-            try:
-                runner.store.commit(now)
-            except OSError as e:
-                runner.log("lease file write failed (%r); will retry" % (e,))
+        if runner.store:
+            runner.store.flush(now)  # never raises; a failing flash is retried with backoff
         runner.sweep(now)
         gc.collect()
         if every and now - last_status >= every:
@@ -491,7 +683,7 @@ def status_text(r, now):
 
 def stats_text(r):
     s = r.server.stats
-    line = "received %d, offers %d, acks %d, renewals %d, naks %d, releases %d, declines %d, informs %d, malformed %d, ignored %d, exhausted %d, refused %d, rate-limited %d, journal-full %d, errors %d" % (
+    line = "received %d, offers %d, acks %d, renewals %d, naks %d, releases %d, declines %d, informs %d, malformed %d, ignored %d, exhausted %d, refused %d, rate-limited %d, journal-full %d, options cut %d, bad echoes %d, untrusted relays %d, errors %d" % (
         s.received,
         s.offers,
         s.acks,
@@ -506,8 +698,12 @@ def stats_text(r):
         s.refused,
         s.rate_limited,
         s.journal_full,
+        s.options_cut,
+        s.bad_echoes,
+        s.untrusted_relays,
         r.errors,
     )
+    line += ", unicasts withheld %d, broadcast instead %d" % (r.unicast_withheld, r.unicast_broadcast)
     if r.store:
         line += ", lease file writes %d (%d bytes, %d compactions)" % (
             r.store.writes,

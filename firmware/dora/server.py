@@ -8,12 +8,21 @@
 #              address is then in out at OFF_CIADDR or OFF_GIADDR)
 #     durable  True when the reply acknowledges a binding queued in the lease
 #              store: the runner must store.commit() before sending it
-#     event    what happened (EV_*), with event_slot, for logs and callbacks
+#     event    what happened (EV_*), with event_slot, for logs and callbacks;
+#              for EV_NAK (event_slot -1) `ip` holds the address refused
+#              and the client is the request's chaddr (msg.buf at
+#              OFF_CHADDR) and its key (kind, key)
 #   It reads no clock (now is whole seconds since boot), does no I/O and,
 #   after construction, allocates nothing: the heap_lock test holds it to that.
 #
 # Which client: leases are keyed by the client identifier (61) when sent,
-# else by chaddr.  Static reservations are matched by chaddr.
+# else by chaddr; a client id seen for the first time takes over the record
+# keyed by the same chaddr (see _adopt).  One key holds one slot, in RAM and
+# on flash (see _claim).  Static reservations are matched by chaddr.
+#
+# A client asking to keep an address (INIT-REBOOT, RENEWING, REBINDING) gets
+# it when it is its own, or free while we have no record of the client (a
+# lease file lost) and we are authoritative; another's address is NAKed.
 #
 # Allocation order for a DISCOVER: static reservation, the client's current
 # or previous address (kept as affinity in a FREE record), the requested
@@ -85,6 +94,9 @@ class Stats:
         self.journal_full = 0  # requests deferred: lease journal full
         self.refused = 0  # by the allow/deny/ignore_unknown policy
         self.rate_limited = 0  # DISCOVERs over max_offers_per_minute
+        self.options_cut = 0  # options left out of replies: no room
+        self.bad_echoes = 0  # malformed 61/82 not echoed
+        self.untrusted_relays = 0  # relayed requests from untrusted giaddr
 
 
 class Server:
@@ -98,6 +110,7 @@ class Server:
         self.w = D.Writer()
         self.key = bytearray(L.KEY_LEN)
         self.kind = L.KEY_NONE
+        self.mac_key = bytearray(L.KEY_LEN)  # scratch: chaddr as a key
         self.ip = bytearray(4)  # scratch: the address a request names
         self.sid = config.address
         self.pool_start = config.pool_start
@@ -106,6 +119,7 @@ class Server:
         self.event = EV_NONE
         self.event_slot = -1
         self.rapid = False  # this reply is a Rapid Commit ACK
+        self.cut = 0  # options this reply left out (cut_text names them)
         self.static_i = -1  # index of the requester's static host, or -1
         self.klass = None  # the requester's class (config.Klass), or None
         # Any class with a sub-range?  Then allocation checks ranges.
@@ -117,11 +131,15 @@ class Server:
         lease = config.lease_time
         self.forever = lease == 0xFFFFFFFF
         self.lease = lease
+        # The lease as the table counts it: a small int even on a 32-bit
+        # board; a lease reaching FOREVER lasts "until the clock stops"
+        # there (docs/time.md), while the reply still states `lease`.
+        self.span = L.FOREVER if self.forever or lease >= L.FOREVER else lease
         # T1/T2 (RFC 2131 4.4.5) as 4 bytes each: lease/2 and 7/8 of it.
         self.t1 = bytes(_u32(lease // 2 if not self.forever else lease))
         self.t2 = bytes(_u32(lease - lease // 8 if not self.forever else lease))
         self.t_lease = bytes(_u32(lease))
-        self.lease_seconds = L.FOREVER if self.forever else lease
+        self.lease_seconds = self.span
         self.reserve()
 
     def reserve(self):
@@ -213,17 +231,15 @@ class Server:
         if not self.ranged:
             return t.least_recently_used(now)
         best = -1
-        best_time = L.FOREVER + 1
+        best_time = 0  # of best, when best >= 0
         for slot in range(t.capacity):
             if t.reserved(slot) or not self.may_use(slot) or t.state(slot, now) != L.FREE:
                 continue
-            tm = t.time(slot)
             if t.kind(slot) == L.KEY_NONE:
-                tm = -1
-            if tm < best_time:
+                return slot  # never used, or its affinity was dropped
+            tm = t.time(slot)
+            if best < 0 or tm < best_time:
                 best, best_time = slot, tm
-                if tm < 0:
-                    break
         return best
 
     # -- entry point ----------------------------------------------------------
@@ -234,10 +250,19 @@ class Server:
         self.event_slot = -1
         self.dest = 0
         self.rapid = False
+        self.cut = 0
+        if now >= L.FOREVER:  # dora's Clock stops short of it; any other is capped
+            now = L.FOREVER - 1
         msg = self.msg
         if not msg.parse(buf, n):
             self.stats.malformed += 1
             self.event = EV_MALFORMED
+            return 0
+        relays = self.cfg.trusted_relays
+        if relays is not None and not msg.is_zero(D.OFF_GIADDR) and not _listed(relays, buf, D.OFF_GIADDR):
+            # Replies to a relay go to giaddr: only to relays we were told of.
+            self.stats.untrusted_relays += 1
+            self.event = EV_REFUSED
             return 0
         self.static_i = self.static_index(buf, D.OFF_CHADDR)
         self.klass = self.class_of(msg) if self.cfg.classes else None
@@ -247,7 +272,9 @@ class Server:
             return 0
         self._client_key(msg, buf)
         t = msg.type
-        if self.store and t != D.INFORM and not self.store.room():
+        # Room for the records one request may note: a binding, the slot
+        # its client gives up, and a record re-keyed by _adopt.
+        if self.store and t != D.INFORM and not self.store.room(3 if self.kind == L.KEY_CLIENT_ID else 2):
             # The journal is full until the next commit: change nothing now
             # (a client retries; a dropped RELEASE leaves the address taken,
             # the safe side).  The runner commits early enough that this is
@@ -255,6 +282,8 @@ class Server:
             self.stats.journal_full += 1
             self.event = EV_IGNORED
             return 0
+        if self.kind == L.KEY_CLIENT_ID and t != D.INFORM:
+            self._adopt(now)
         if t == D.DISCOVER:
             return self._discover(msg, now, out)
         if t == D.REQUEST:
@@ -287,6 +316,26 @@ class Server:
             key[6] = 0
             key[7] = 0
 
+    def _adopt(self, now):
+        """A client keyed by its chaddr so far that now sends a client id
+        (a boot loader without 61, then the OS with an RFC 4361 one) is the
+        same client: on a miss by client id, its chaddr-keyed record takes
+        the client id as key, so it keeps its address.  (The other way, a
+        client id and then none, cannot be matched: a DUID holds no MAC.)"""
+        t = self.table
+        if t.find(L.KEY_CLIENT_ID, self.key) >= 0:
+            return
+        mk = self.mac_key
+        copy(mk, 0, self.msg.buf, D.OFF_CHADDR, 6)  # mk[6:8] stay zero
+        slot = t.find(L.KEY_MAC, mk)
+        if slot < 0:
+            return
+        s = t.state(slot, now)
+        tm = t.time(slot)
+        t.set(slot, s, L.KEY_CLIENT_ID, self.key, tm)
+        if self.store and s != L.OFFERED:  # offers are not on flash
+            self.store.note(slot, 0 if s == L.FREE else (L.FOREVER if tm >= L.FOREVER else tm - now))
+
     def _ours(self, msg):
         """False when the message names another server (option 54)."""
         sid = msg.opt(D.OPT_SERVER_ID)
@@ -313,7 +362,7 @@ class Server:
             return self._bind(slot, now, out)
         if not (t.state(slot, now) == L.BOUND and self._mine(slot)):
             self._claim(slot, now)
-            t.set(slot, L.OFFERED, self.kind, self.key, now + self.cfg.offer_hold)
+            t.set(slot, L.OFFERED, self.kind, self.key, L.later(now, self.cfg.offer_hold))
         self.stats.offers += 1
         return self._reply(D.OFFER, slot, out, EV_OFFER)
 
@@ -337,13 +386,16 @@ class Server:
 
     def _claim(self, slot, now):
         """Before `slot` takes this client's key, take the key off every other
-        slot (a client holds one address); a binding given up is recorded."""
+        slot: a client holds one address.  Every slot given up is recorded,
+        whatever its state here: the lease file may still hold an older
+        record of it for this client (a lease expired in RAM only, an
+        affinity), which would come back at the next start as a second lease."""
         t = self.table
+        t.drop_key(slot)  # the caller keys it next: find() must see the others only
         other = t.find(self.kind, self.key)
-        while other >= 0 and other != slot:
-            was_bound = t.state(other, now) == L.BOUND
-            t.forget(other, now)
-            if was_bound and self.store:
+        while other >= 0:
+            t.forget(other, now, False)
+            if self.store:
                 self.store.note(other, 0)
             other = t.find(self.kind, self.key)
 
@@ -366,12 +418,11 @@ class Server:
             return self._nak(out)
         if not msg.is_zero(D.OFF_CIADDR):
             # RENEWING (unicast) or REBINDING (broadcast): ciaddr, no 50.
-            slot = self.slot_of(msg.buf, D.OFF_CIADDR)
-            if slot >= 0 and self._mine(slot) and self._renewable(slot, now):
-                return self._bind(slot, now, out)
-            if slot >= 0 or self.cfg.authoritative:
-                return self._nak(out)
-            return self._ignore()
+            copy(self.ip, 0, msg.buf, D.OFF_CIADDR, 4)
+            slot = self.slot_of(self.ip, 0)
+            if slot < 0:
+                return self._nak(out) if self.cfg.authoritative else self._ignore()
+            return self._asked_for(msg, slot, now, out)
         if have_ip:
             # INIT-REBOOT: a client that remembers an address asks to keep it.
             return self._init_reboot(msg, now, out)
@@ -383,23 +434,30 @@ class Server:
         return s == L.BOUND or s == L.FREE or s == L.OFFERED
 
     def _init_reboot(self, msg, now, out):
-        t = self.table
         auth = self.cfg.authoritative
         if not self.in_subnet(self.ip, 0):
             return self._nak(out) if auth else self._ignore()
         slot = self.slot_of(self.ip, 0)
         if slot < 0:
             return self._nak(out) if auth else self._ignore()
+        return self._asked_for(msg, slot, now, out)
+
+    def _asked_for(self, msg, slot, now, out):
+        """A client asks to keep the pool address `slot` (INIT-REBOOT,
+        RENEWING, REBINDING): its own, or a free one it holds while we have
+        no record of it (a lease file lost), is granted; another's is not."""
+        t = self.table
         fixed = self.static_slot(msg.buf, D.OFF_CHADDR)
         if fixed >= 0 and fixed != slot:
             return self._nak(out)  # move it to its reserved address
         if self._mine(slot) and self._renewable(slot, now):
             return self._bind(slot, now, out)
         s = t.state(slot, now)
-        if s == L.FREE and (fixed == slot or (not t.reserved(slot) and self.may_use(slot))):
-            # Unknown to us but free (e.g. a lease file lost): grant it when
-            # we are the network's authority, stay silent otherwise.
-            return self._bind(slot, now, out) if auth else self._ignore()
+        if s == L.FREE and (fixed == slot or (not t.reserved(slot) and not t.dropped(slot) and self.may_use(slot))):
+            # Unknown to us but free: grant it when we are the network's
+            # authority, stay silent otherwise (RFC 2131 4.3.2).  Not an
+            # address taken off its holder on purpose (revoked, declined).
+            return self._bind(slot, now, out) if self.cfg.authoritative else self._ignore()
         return self._nak(out)
 
     def _bind(self, slot, now, out):
@@ -407,7 +465,7 @@ class Server:
         changed = not (t.state(slot, now) == L.BOUND and self._mine(slot))
         if changed:
             self._claim(slot, now)
-        t.set(slot, L.BOUND, self.kind, self.key, L.FOREVER if self.forever else now + self.lease)
+        t.set(slot, L.BOUND, self.kind, self.key, L.later(now, self.span))
         names = self.names
         if names is not None:
             if changed:
@@ -454,7 +512,7 @@ class Server:
             return self._ignore()
         hold = self.cfg.decline_hold
         t.forget(slot, now)
-        t.set_state(slot, L.DECLINED, now + hold)
+        t.set_state(slot, L.DECLINED, L.later(now, hold))
         if self.store:
             self.store.note(slot, hold)
         self.stats.declines += 1
@@ -471,7 +529,27 @@ class Server:
         msg = self.msg
         buf = msg.buf
         w = self.w
-        w.start(out, D.BOOTREPLY, msg.max_reply(len(out)))
+        cfg = self.cfg
+        host = cfg.static_options[self.static_i] if self.static_i >= 0 else None
+        klass = self.klass.options if self.klass is not None else None
+        # The boot file (67) the most specific level names goes in the file
+        # field; options then spill into sname first, so the file stays free.
+        boot = None
+        boot_at = -1
+        if kind != D.NAK:
+            boot = host
+            boot_at = _find(host, D.OPT_BOOT_FILE)
+            if boot_at < 0:
+                boot = klass
+                boot_at = _find(klass, D.OPT_BOOT_FILE)
+            if boot_at < 0:
+                boot = cfg.options_blob
+                boot_at = _find(boot, D.OPT_BOOT_FILE)
+        limit = msg.max_reply(len(out))
+        if limit < len(out):
+            # The edge sends replies padded to a multiple of SEND_STEP.
+            limit -= limit % D.SEND_STEP
+        w.start(out, D.BOOTREPLY, limit, 0 if kind == D.NAK else 3, boot_at >= 0)
         copy(out, D.OFF_XID, buf, D.OFF_XID, 4)
         copy(out, D.OFF_FLAGS, buf, D.OFF_FLAGS, 2)
         copy(out, D.OFF_GIADDR, buf, D.OFF_GIADDR, 4)
@@ -486,29 +564,48 @@ class Server:
         if kind == D.NAK:
             w.option(D.OPT_MESSAGE, _NAK_TEXT, 0, len(_NAK_TEXT))
         else:
+            # siaddr: a host's or class's next server (its option 66 when
+            # that is an address), else the pool's next_server.
+            if not _ip_text(host, out, D.OFF_SIADDR) and not _ip_text(klass, out, D.OFF_SIADDR):
+                if cfg.next_server is not None:
+                    copy(out, D.OFF_SIADDR, cfg.next_server, 0, 4)
             if slot >= 0:
                 w.option(D.OPT_LEASE_TIME, self.t_lease, 0, 4)
                 w.option(D.OPT_RENEWAL_TIME, self.t1, 0, 4)
                 w.option(D.OPT_REBINDING_TIME, self.t2, 0, 4)
             # The most specific value of a code wins: the static host's, then
             # the class's, then the pool's.  The pool's go first so that the
-            # essentials (mask, router, DNS) fit should the reply fill up.
-            host = self.cfg.static_options[self.static_i] if self.static_i >= 0 else None
-            klass = self.klass.options if self.klass is not None else None
-            self._options(self.cfg.options_blob, host, klass)
+            # essentials (mask, router, DNS) stay in the options field.
+            self._options(cfg.options_blob, host, klass)
             if klass is not None:
                 self._options(klass, host, None)
             if host is not None:
                 self._options(host, None, None)
             if self.rapid:
                 w.option(D.OPT_RAPID_COMMIT, buf, 0, 0)
+        # Echo only what is well formed: a malformed echo makes the whole
+        # reply malformed to a strict parser.
         cid = msg.opt(D.OPT_CLIENT_ID)
         if cid >= 0:  # RFC 6842: echo the client identifier
-            w.option(D.OPT_CLIENT_ID, buf, cid, msg.opt_len(D.OPT_CLIENT_ID))
+            if msg.valid_client_id():
+                w.option(D.OPT_CLIENT_ID, buf, cid, msg.opt_len(D.OPT_CLIENT_ID))
+            else:
+                self.stats.bad_echoes += 1
         relay = msg.opt(D.OPT_RELAY_AGENT)
         if relay >= 0:  # RFC 3046: echo the relay agent information
-            w.option(D.OPT_RELAY_AGENT, buf, relay, msg.opt_len(D.OPT_RELAY_AGENT))
+            if msg.valid_relay_info():
+                w.option(D.OPT_RELAY_AGENT, buf, relay, msg.opt_len(D.OPT_RELAY_AGENT))
+            else:
+                self.stats.bad_echoes += 1
+        if boot_at >= 0:
+            length = boot[boot_at + 1]
+            if w.file_free() and length < D.FILE_LEN:
+                copy(out, D.OFF_FILE, boot, boot_at + 2, length)  # NUL-ended: zeroed
+            elif not msg.wants(D.OPT_BOOT_FILE):
+                w.tlv(boot, boot_at)  # RFC 2132 9.5: file is taken, so 67
         n = w.finish()
+        self.cut = w.skipped
+        self.stats.options_cut += w.skipped
         if not msg.is_zero(D.OFF_GIADDR):
             self.dest = TO_RELAY
             if kind == D.NAK:
@@ -538,15 +635,82 @@ class Server:
 
 def _has(blob, code):
     """True when the TLV blob (or None) holds option `code`."""
-    if blob is None:
-        return False
-    i = 0
-    while i < len(blob):
-        if blob[i] == code:
-            return True
-        i += 2 + blob[i + 1]
-    return False
+    return _find(blob, code) >= 0
 
 
 def _u32(v):
     return ((v >> 24) & 0xFF, (v >> 16) & 0xFF, (v >> 8) & 0xFF, v & 0xFF)
+
+
+def _find(blob, code):
+    """Offset of option `code` in the TLV blob (or None), or -1."""
+    if blob is None:
+        return -1
+    i = 0
+    while i < len(blob):
+        if blob[i] == code:
+            return i
+        i += 2 + blob[i + 1]
+    return -1
+
+
+def _ip_text(blob, out, off):
+    """Write the address that the blob's option 66 spells as dotted text
+    into out[off:off+4]; False (out untouched) when there is none."""
+    at = _find(blob, D.OPT_TFTP_SERVER)
+    if at < 0:
+        return False
+    i = at + 2
+    end = i + blob[at + 1]
+    part = 0
+    digits = 0
+    value = 0
+    while i <= end:
+        c = blob[i] if i < end else 46  # the end closes the last part like a '.'
+        if 48 <= c <= 57 and digits < 3:
+            value = value * 10 + c - 48
+            digits += 1
+        elif c == 46 and digits and value <= 255 and part < 4:
+            part += 1
+            digits = 0
+            value = 0
+        else:
+            return False
+        i += 1
+    if part != 4:
+        return False
+    # Valid: a second pass writes it.
+    i = at + 2
+    part = 0
+    value = 0
+    while i < end:
+        c = blob[i]
+        if c == 46:
+            out[off + part] = value
+            part += 1
+            value = 0
+        else:
+            value = value * 10 + c - 48
+        i += 1
+    out[off + 3] = value
+    return True
+
+
+def _listed(addrs, buf, off):
+    """True when the 4 bytes at buf[off] are one of the addresses in
+    `addrs` (4 bytes each)."""
+    for i in range(0, len(addrs), 4):
+        if same(addrs, i, buf, off, 4):
+            return True
+    return False
+
+
+def cut_text(srv):
+    """What the last reply left out, for the log ("" when nothing)."""
+    w = srv.w
+    if not srv.cut:
+        return ""
+    n = srv.cut if srv.cut <= len(w.cut) else len(w.cut)
+    codes = " ".join(str(w.cut[i]) for i in range(n))
+    more = " and %d more" % (srv.cut - n) if srv.cut > n else ""
+    return "option(s) %s%s left out: the reply is full at %d bytes" % (codes, more, w.limit)

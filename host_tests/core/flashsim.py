@@ -186,5 +186,11 @@ class _Reader:
         self.pos += len(chunk)
         return chunk
 
+    def readinto(self, buf):
+        n = min(len(buf), len(self.data) - self.pos)
+        buf[:n] = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return n
+
     def close(self):
         pass

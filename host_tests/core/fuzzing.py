@@ -55,6 +55,10 @@ def seeds():
         P.request(8, P.mac(4), ciaddr=P.ip("192.168.4.99"), options=dhclient),
         P.request(1, P.mac(5), giaddr=P.ip("10.0.0.1"), options=[(82, b"\x01\x04port")]),
         P.request(1, P.mac(6), options=[(52, b"\x03")]),
+        # Android: 57 = 1500; a bad client id; a TR-111 CPE's long DISCOVER.
+        P.request(1, P.mac(7), options=[(57, b"\x05\xdc"), (61, b"\x01"), (55, bytes([1, 3, 6, 15, 26, 28, 43, 114, 128, 129]))]),
+        P.request(1, P.mac(8), options=[(60, b"dslforum.org"), (124, b"\x00\x00\x0d\xe9" + b"v" * 250),
+                                        (125, b"\x00\x00\x0d\xe9" + b"w" * 250), (55, bytes([1, 3, 66, 67]))]),
     ]
 
 
@@ -88,40 +92,56 @@ def check_reply(srv, req, n, out):
     """Properties every reply must have."""
     msg = D.Message()
     assert msg.parse(out, n, D.BOOTREPLY), "reply does not parse: %s" % D.ERROR_NAMES[msg.error]
+    # Option 57 counts the IP and UDP headers (28 bytes); 576 without it.
     limit = 576
     w = srv.msg.opt(D.OPT_MAX_SIZE)
     if w >= 0 and srv.msg.opt_len(D.OPT_MAX_SIZE) == 2:
         size = (req[w] << 8) | req[w + 1]
         limit = size if size > 576 else 576
+    limit = min(limit - 28, D.MAX_MESSAGE)
     assert n <= limit and n <= len(out), "reply of %d bytes, client takes %d" % (n, limit)
+    # Echoes are well formed, or absent.
+    if msg.opt(D.OPT_CLIENT_ID) >= 0:
+        assert msg.valid_client_id(), "bad option 61 echoed"
+    if msg.opt(D.OPT_RELAY_AGENT) >= 0:
+        assert msg.valid_relay_info(), "bad option 82 echoed"
     if req[24] | req[25] | req[26] | req[27]:
         assert srv.dest == S.TO_RELAY, "relayed request answered to %d" % srv.dest
+        relays = srv.cfg.trusted_relays
+        if relays is not None:
+            assert bytes(req[24:28]) in [relays[i : i + 4] for i in range(0, len(relays), 4)], "untrusted relay answered"
     else:
         assert srv.dest != S.TO_RELAY
     assert out[4:8] == req[4:8], "xid not echoed"
 
 
 FEATURES = {
-    "static": [{"mac": "02:00:00:00:00:03", "address": "192.168.4.20", "hostname": "cam", "options": {"42": "192.168.4.1"}}],
-    "classes": [{"name": "sensors", "vendor_class": "dhcpcd", "options": {"119": "hex:03696f7400"}, "pool_start": "192.168.4.30", "pool_end": "192.168.4.35"},
+    "static": [{"mac": "02:00:00:00:00:03", "address": "192.168.4.20", "hostname": "cam", "options": {"42": "192.168.4.1"},
+                "next_server": "192.168.4.6", "boot_file": "cam.bin"}],
+    "classes": [{"name": "sensors", "vendor_class": "dhcpcd", "options": {"119": "hex:03696f7400"}, "boot_file": "sensor.bin", "pool_start": "192.168.4.30", "pool_end": "192.168.4.35"},
                 {"name": "lab", "mac_prefix": "02:00:00:00", "options": {"26": 1400}}],
     "rapid_commit": True,
     "hostname_len": 15,
     "deny": ["02:00:00:00:00:06"],
     "max_offers_per_minute": 20,
     "domain": "lan",
+    "next_server": "192.168.4.5",
+    "boot_file": "pxelinux.0",
+    "trusted_relays": ["10.0.0.1"],
 }
 
 
-def run(count, seed=1, out_size=576, features=False, lock=False):
+def run(count, seed=1, out_size=None, features=False, lock=False):
     """Fuzz `count` packets; returns (tried, replies, malformed).
     features: a server with static hosts, classes, Rapid Commit, hostnames
     and policies.  lock (MicroPython): each handle() runs under
     micropython.heap_lock(), so any allocation on any path is an error."""
     rng = Rng(seed)
     over = dict(FEATURES) if features else {}
-    srv = make_server(pool_end="192.168.4.40", options={"114": "http://portal.lan/", "43": "hex:0102"}, **over)
-    out = bytearray(out_size)
+    # Options enough to fill a 548-byte reply: overload and cuts get fuzzed.
+    opts = {"114": "http://portal.lan/", "43": "hex:0102", "128": "hex:" + "ab" * 200, "129": "hex:" + "cd" * 120}
+    srv = make_server(pool_end="192.168.4.40", options=opts, **over)
+    out = bytearray(out_size or srv.cfg.reply_size)
     base = seeds()
     if lock:
         import micropython

@@ -5,7 +5,6 @@ from dora import leases as L
 from dora.store import LeaseStore
 
 import packets as P
-import util
 
 SERVER = P.ip("192.168.4.1")
 OTHER_SERVER = P.ip("192.168.4.2")

@@ -53,11 +53,23 @@ def request(
 
 
 def options(buf, n=None):
-    """{code: bytes} of a message's options (first instance wins)."""
+    """{code: bytes} of a message's options (first instance wins), read as
+    a client does: `options`, then `file` and `sname` when option 52 says
+    they carry options too (RFC 2131 4.1)."""
     n = len(buf) if n is None else n
     out = {}
-    i = 240
-    while i < n:
+    _scan(buf, 240, n, out)
+    over = out.get(52)
+    if over is not None and len(over) == 1:
+        if over[0] & 1:
+            _scan(buf, 108, 236, out)
+        if over[0] & 2:
+            _scan(buf, 44, 108, out)
+    return out
+
+
+def _scan(buf, i, end, out):
+    while i < end:
         c = buf[i]
         if c == 255:
             break
@@ -68,7 +80,13 @@ def options(buf, n=None):
         if c not in out:
             out[c] = bytes(buf[i + 2 : i + 2 + ln])
         i += 2 + ln
-    return out
+
+
+def cstring(buf, off, size):
+    """The NUL-terminated text in buf[off:off+size] (sname, file)."""
+    b = bytes(buf[off : off + size])
+    end = b.find(b"\0")
+    return b if end < 0 else b[:end]
 
 
 def yiaddr(buf):

@@ -59,7 +59,9 @@ class Station:
         pkt = P.request(msg_type, self.mac, xid=self.xid, ciaddr=ciaddr, options=options)
         n = srv.handle(pkt, len(pkt), now, self.out)
         store = srv.store
-        if n and (srv.durable or (srv.event == S.EV_RENEW and store.pending)):
+        # The runner's rule: a new binding waits for its commit, and so does
+        # a renewal of a binding whose record is not on flash yet.
+        if n and (srv.durable or (srv.event == S.EV_RENEW and not store.durable(srv.event_slot))):
             try:
                 store.commit(now)
             except OSError:

@@ -186,7 +186,6 @@ def run(days, seed=1, stations=10, report=print, restart_every=2, ports=None):
     sts = [Station(i) for i in range(stations)]
     now = 0  # server clock (seconds since its boot)
     t = 0  # wall time
-    boot = 0
     heaps = []
     sizes = []
     counts = {"joins": 0, "renewals": 0, "reboots": 0, "releases": 0, "roams": 0, "restarts": 0, "naks": 0}

@@ -94,10 +94,79 @@ def test_client_runner_binds_renews_reboots_and_releases_over_udp():
     assert lease.lease_time == 600 and lease.t1 == 300 and lease.t2 == 525
     assert seen[:2] == ["bound", "renewed"]
     assert state["mode"] == "init-reboot" and state["lease2"].address == "127.0.4.16"
-    assert [a.address if a else None for a in applied] == ["127.0.4.16", "127.0.4.16", None]
+    # Each grant applied again (the renewal too: it restarts an OS lifetime).
+    assert [a.address if a else None for a in applied] == ["127.0.4.16", "127.0.4.16", "127.0.4.16", None]
     s = r.server.stats
     assert s.acks == 1 and s.renewals == 2 and s.releases == 1, (s.acks, s.renewals, s.releases)
     assert not _exists(cpath)  # released: nothing to INIT-REBOOT with
+
+
+def test_nak_of_a_stored_lease_removes_its_address():
+    """After a power cut the interface may still carry the stored address:
+    when INIT-REBOOT is NAKed, apply(None) must remove it, although no lease
+    was granted in this run."""
+    from dora import client as K
+
+    spath = util.tmp_path("leases.dat")
+    cpath = util.tmp_path("client.dat")
+    k = K.Client(P.mac(4))
+    k.addr[:] = P.ip("127.0.9.9")  # not on the server's network: NAKed
+    k.server[:] = P.ip("127.0.4.1")
+    k.lease_time = 600
+    with open(cpath, "wb") as f:
+        f.write(CR.encode_lease(k))
+    applied = []
+    seen = []
+
+    async def body():
+        c = CR.ClientRunner(client_config(cpath, mac="02:00:00:00:07:04"), apply=applied.append)
+        c.on_event(lambda kind, lease: seen.append((kind, lease.address if lease else None)))
+        task = asyncio.create_task(c.run())
+        await asyncio.wait_for(c.bound(), 5)
+        c.stop()
+        await asyncio.wait_for(task, 3)
+
+    with_server(server_config(spath), body)
+    assert seen[0] == ("nak", None) and seen[1][0] == "bound", seen
+    assert applied[0] is None and applied[1].address == "127.0.4.16", applied
+
+
+def test_a_message_that_cannot_leave_from_its_address_is_applied_again_or_counted():
+    """holds() says the address has gone from the interface: a RENEW applies
+    the lease again first; if it is still missing, or for a RELEASE, the
+    send counts as an error."""
+    spath = util.tmp_path("leases.dat")
+    applied = []
+    held = {"now": True, "asked": 0}
+
+    def holds(lease):
+        held["asked"] += 1
+        return held["now"]
+
+    got = {}
+
+    async def body():
+        c = CR.ClientRunner(client_config(None, mac="02:00:00:00:07:05"), apply=applied.append, holds=holds)
+        kinds = []
+        c.on_event(lambda kind, lease: kinds.append(kind))
+        task = asyncio.create_task(c.run())
+        await asyncio.wait_for(c.bound(), 3)
+        c.renew()  # held: sent as is
+        assert await until(lambda: kinds.count("renewed") == 1)
+        got["clean"] = (c.errors, len(applied))
+        held["now"] = False
+        c.renew()  # gone, and applying again does not bring it back
+        assert await until(lambda: kinds.count("renewed") == 2)
+        got["gone"] = (c.errors, len(applied))
+        c.release()  # gone: counted
+        got["release"] = c.errors
+        c.stop()
+        await asyncio.wait_for(task, 3)
+
+    with_server(server_config(spath), body)
+    assert got["clean"] == (0, 2), got  # bound, renewed
+    assert got["gone"] == (1, 4), got  # applied again before the send, then renewed
+    assert got["release"] == 2 and applied[-1] is None, (got, applied)
 
 
 def test_rapid_commit_over_udp():

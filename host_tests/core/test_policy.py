@@ -3,7 +3,6 @@
 
 from dora import config
 
-import packets as P
 import util
 from helpers import Client, make_server
 

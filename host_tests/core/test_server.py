@@ -290,3 +290,162 @@ def test_client_id_that_is_just_the_mac_keys_by_mac():
     d = Client(s, 2, client_id=b"\x01" + P.mac(9))
     a2 = d.dora(0)
     assert s.table.kind(s.slot_of(P.ip(a2), 0)) == L.KEY_CLIENT_ID
+
+
+def _stations(s, n):
+    return [Client(s, 0x200 + i) for i in range(n)]
+
+
+def test_lost_lease_file_renumbers_nobody():
+    # 30 stations bound; the lease file is lost while dora is down.  Each
+    # RENEWs (unicast) or REBINDs (broadcast) its address: every one is
+    # ACKed with that same address, none is NAKed.
+    import util
+
+    path = util.tmp_path("leases.dat")
+    s = make_server(path, pool_end="192.168.4.60")
+    stations = _stations(s, 30)
+    before = [c.dora(0) for c in stations]
+    s.store.close()
+    s = make_server(util.tmp_path("leases.dat"), pool_end="192.168.4.60")  # a fresh, empty file
+    naks = renumbered = 0
+    for i, c in enumerate(stations):
+        c.srv = s
+        n = c.send(3, 1800 + i, ciaddr=P.ip(before[i]), flags=0x8000 if i % 2 else 0)
+        t = c.reply_type(n)
+        naks += t == 6
+        renumbered += t != 5 or P.yiaddr(c.out) != before[i]
+    assert (naks, renumbered) == (0, 0)
+    assert s.stats.naks == 0 and s.stats.acks == 30
+    assert s.store.pending == 30 or s.store.records >= 30  # each is a new binding, recorded
+    # New clients are not given any of them.
+    assert Client(s, 1).dora(1900) not in before
+
+
+def test_renewal_of_a_free_address_unknown_to_a_non_authoritative_server_is_silent():
+    s = make_server(authoritative=False)
+    assert Client(s, 1).renew(0, "192.168.4.20") is None
+    assert state_of(s, "192.168.4.20", 0) == "free"
+
+
+def test_renewal_of_an_address_held_by_another_is_naked_and_named():
+    s = make_server()
+    a, b = Client(s, 1), Client(s, 2)
+    addr = a.dora(0)
+    b.dora(0)
+    assert b.renew(10, addr) == 6
+    # What a log line needs: the address refused and the client (its chaddr,
+    # its key).
+    assert s.event == S.EV_NAK and s.event_slot == -1
+    assert bytes(s.ip) == P.ip(addr)
+    assert bytes(s.msg.buf[28:34]) == b.mac and s.kind == L.KEY_MAC and bytes(s.key[:6]) == b.mac
+    # A SELECTING request for an address not offered to it: the same.
+    assert b.request("192.168.4.22", 11) == 6
+    assert s.event == S.EV_NAK and bytes(s.ip) == P.ip("192.168.4.22")
+    # INIT-REBOOT for another's address.
+    assert b.init_reboot(addr, 12) == 6 and bytes(s.ip) == P.ip(addr)
+
+
+def test_a_static_host_renewing_a_dynamic_address_is_moved_to_its_own():
+    s = make_server(static=[{"mac": "02:00:00:00:00:05", "address": "192.168.4.22"}])
+    assert Client(s, 5).renew(0, "192.168.4.17") == 6
+
+
+def _bound_slots(s, key_mac, now):
+    t = s.table
+    key = bytearray(L.KEY_LEN)
+    key[:6] = key_mac
+    return [i for i in range(t.capacity) if t.state(i, now) == L.BOUND and t.key_is(i, L.KEY_MAC, key)]
+
+
+def test_one_client_never_holds_two_leases_after_a_restart():
+    # A client's lease expires in RAM (its record on flash still says
+    # BOUND); it then takes another address by INIT-REBOOT.  After a
+    # restart it must hold one lease, not two.
+    import util
+
+    path = util.tmp_path("leases.dat")
+    s = make_server(path)
+    a = Client(s, 1)
+    first = a.dora(0)
+    assert a.init_reboot("192.168.4.20", 4000) == 5  # the first lease expired at 3600
+    s.store.commit(4000)
+    assert len(_bound_slots(s, a.mac, 4001)) == 1
+    s.store.close()
+    s = make_server(path)  # restart: the file is read again
+    held = _bound_slots(s, a.mac, 1)
+    assert [s.slot_of(P.ip("192.168.4.20"), 0)] == held, (first, held)
+
+
+def test_one_key_one_slot_when_an_affinity_is_given_up():
+    # A released lease leaves an affinity (a FREE record with the key) on
+    # flash; taking another address must record that it was given up.
+    import util
+
+    path = util.tmp_path("leases.dat")
+    s = make_server(path)
+    a = Client(s, 1)
+    first = a.dora(0)
+    a.release(10)
+    assert a.init_reboot("192.168.4.21", 20) == 5
+    s.store.commit(20)
+    s.store.close()
+    s = make_server(path)
+    t = s.table
+    key = bytearray(L.KEY_LEN)
+    key[:6] = a.mac
+    assert t.find(L.KEY_MAC, key) == s.slot_of(P.ip("192.168.4.21"), 0)
+    assert not t.key_is(s.slot_of(P.ip(first), 0), L.KEY_MAC, key)
+
+
+def test_a_client_that_starts_sending_a_client_id_keeps_its_address():
+    # A boot loader without option 61, then the OS with an RFC 4361 id
+    # (type 255, IAID, DUID), same chaddr: the same address, as dnsmasq and
+    # Kea give; and one lease, also after a restart.
+    import util
+
+    path = util.tmp_path("leases.dat")
+    s = make_server(path)
+    Client(s, 2).dora(0)  # someone else first
+    boot = Client(s, 1)
+    addr = boot.dora(0)
+    os_ = Client(s, 1, client_id=b"\xff\x00\x00\x00\x01\x00\x04" + b"duid-of-the-os")
+    assert os_.discover(100) == addr
+    assert os_.request(addr, 100) == 5 and P.yiaddr(os_.out) == addr
+    assert os_.renew(1900, addr) == 5
+    t = s.table
+    slot = s.slot_of(P.ip(addr), 0)
+    assert t.kind(slot) == L.KEY_CLIENT_ID and t.count(L.BOUND, 1900) == 2
+    s.store.commit(1900)
+    s.store.close()
+    s = make_server(path)
+    assert s.table.kind(slot) == L.KEY_CLIENT_ID and s.table.count(L.BOUND, 1) == 2
+    os_.srv = s
+    assert os_.renew(10, addr) == 5
+
+
+def test_a_renewing_client_that_starts_sending_a_client_id_keeps_its_address():
+    s = make_server()
+    addr = Client(s, 1).dora(0)
+    c = Client(s, 1, client_id=b"\xff\x00\x00\x00\x01\x00\x04" + b"duid-of-the-os")
+    assert c.renew(1800, addr) == 5
+    assert c.init_reboot(addr, 1900) == 5
+    assert s.stats.naks == 0
+
+
+def test_a_revoked_address_is_not_granted_to_an_unknown_renewal():
+    s = make_server()
+    a = Client(s, 1)
+    old = a.dora(0)
+    assert a.init_reboot("192.168.4.20", 10) == 5  # moves: `old` is simply free
+    assert not s.table.dropped(s.slot_of(P.ip(old), 0))
+    assert a.init_reboot(old, 15) == 5  # and may come back (a dual-boot host)
+    assert a.init_reboot("192.168.4.20", 16) == 5
+    # Revoked (the runner's revoke forgets the slot): the holder's renewal is NAKed.
+    slot = s.slot_of(P.ip("192.168.4.20"), 0)
+    s.table.forget(slot, 30)
+    assert a.renew(40, "192.168.4.20") == 6
+    # Handed out again, the mark goes.
+    c = Client(s, 3)
+    assert c.discover(50, [(50, P.ip("192.168.4.20"))]) == "192.168.4.20"
+    assert not s.table.dropped(slot)

@@ -8,7 +8,7 @@
 import soaking
 import util
 
-DAYS = int(util.env("DORA_SOAK_DAYS") or 4)
+DAYS = int(util.env("DORA_SOAK_DAYS") or util.size(4, 2))
 
 
 def test_days_of_churn_keep_the_table_consistent_and_the_heap_flat():
@@ -25,6 +25,7 @@ def _ports():
     # Per-process, so parallel runs do not collide (no getpid on MicroPython).
     import time
 
+    util.needs_network()
     base = 30000 + (time.ticks_ms() if hasattr(time, "ticks_ms") else int(time.time() * 1000)) % 20000
     return base, base + 1
 

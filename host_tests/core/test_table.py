@@ -46,3 +46,65 @@ def test_least_recently_used_order_expiry_and_reservations():
     big = L.LeaseTable(253)
     big.set(0, L.BOUND, L.KEY_MAC, mac_key(0), L.FOREVER)
     assert big.least_recently_used(L.FOREVER - 1) == 1
+
+
+def test_time_bytes_past_forever_read_as_forever_in_both_scans():
+    # A viper int is a machine word: on a 32-bit build a time whose top byte
+    # is 0x80 or more would read as negative (a bound lease expired, a slot
+    # freed "before time began").  Both scans, and time(), read it as FOREVER.
+    t = L.LeaseTable(4)
+    for slot in range(4):
+        t.set(slot, L.FREE, L.KEY_MAC, mac_key(slot), 100 + slot)
+    for slot, b0 in ((0, 0x80), (1, 0xFF), (2, 0x40)):
+        t.recs[slot * L.RECORD + 10] = b0
+    t.set_state(3, L.BOUND, 500)
+    t.recs[3 * L.RECORD + 10] = 0xC0  # bound "past FOREVER"
+    assert [t.time(s) for s in range(4)] == [L.FOREVER] * 4
+    assert t.least_recently_used(1000) == 0  # the first of three equal ones
+    assert t.state(3, L.FOREVER - 1) == L.BOUND and t.raw_state(3) == L.BOUND
+    t.set_time(0, 99)
+    assert t.least_recently_used(1000) == 0 and t.least_recently_used(2**30 + 7) == 0
+    assert t.raw_state(3) == L.BOUND  # a time "past FOREVER" never expires, whatever the caller's now
+
+
+def test_forget_marks_a_slot_dropped_until_it_is_keyed_again():
+    t = L.LeaseTable(2)
+    assert not t.dropped(0)
+    t.set(0, L.BOUND, L.KEY_MAC, mac_key(1), 100)
+    t.forget(0, 50)
+    assert t.dropped(0) and t.raw_state(0) == L.FREE and t.kind(0) == L.KEY_NONE
+    t.set_state(0, L.DECLINED, 60)  # a quarantine keeps the mark
+    assert t.dropped(0)
+    t.set(0, L.OFFERED, L.KEY_MAC, mac_key(2), 70)
+    assert not t.dropped(0)
+    t.forget(0, 80, False)  # simply free
+    assert not t.dropped(0) and t.kind(0) == L.KEY_NONE
+
+
+def test_viper_scans_load_no_32_bit_literal():
+    # On armv6m (the RP2040) a viper constant that does not fit 16 bits is
+    # loaded from a word placed in the code; frozen code is only 2-byte
+    # aligned there, so such a load can read the wrong word (seen on the
+    # emulated Pico W: a time past FOREVER read as expired).  The scans keep
+    # every constant, literal or const() name, below 2**16.
+    if util.MICROPYTHON:
+        util.skip("reads the source with CPython's ast")
+    import ast
+    import inspect
+
+    src = inspect.getsource(L)
+    tree = ast.parse(src)
+    consts = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and getattr(node.value.func, "id", "") == "const":
+            consts[node.targets[0].id] = node.value.args[0].value
+    viper = [f for f in tree.body if isinstance(f, ast.FunctionDef) and any(ast.unparse(d) == "micropython.viper" for d in f.decorator_list)]
+    assert {f.name for f in viper} == {"_find", "_least_recently_used"}
+    for f in viper:
+        for node in ast.walk(f):
+            value = None
+            if isinstance(node, ast.Constant) and isinstance(node.value, int):
+                value = node.value
+            elif isinstance(node, ast.Name) and node.id in consts:
+                value = consts[node.id]
+            assert value is None or 0 <= value < 2**16, (f.name, ast.unparse(node), value)

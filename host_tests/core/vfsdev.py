@@ -2,7 +2,8 @@
 # port only: it has vfs.VfsLfs2 and vfs.VfsFat, the boards' drivers).  Test
 # code; never goes on a board.
 #
-# A RAM block device records every program and erase.  The workload runs on
+# A RAM block device records every program and erase (and counts erases per
+# block, for the flash-wear tests and bench/wear.py).  The workload runs on
 # a mounted file system with the real open/rename (store.RealFS); a power cut
 # after op k is the initial image plus ops[:k] (and, for a torn program, the
 # first half of op k), mounted afresh for recovery.
@@ -20,39 +21,59 @@ _counter = [0]
 
 
 class RamDev:
-    def __init__(self, data=None):
-        self.data = bytearray(data) if data is not None else bytearray(b"\xff" * (_BS * _BLOCKS))
+    """A RAM block device; `erases` counts littlefs's block erases, and
+    `wear[block]` the erases of each block."""
+
+    def __init__(self, data=None, block_size=_BS, blocks=_BLOCKS):
+        self.bs = block_size
+        self.blocks = blocks
+        self.data = bytearray(data) if data is not None else bytearray(b"\xff" * (block_size * blocks))
         self.ops = None  # [(offset, bytes or None = erase)] once recording
+        self.erases = 0
+        self.programs = 0
+        self.wear = [0] * blocks
 
     def readblocks(self, block, buf, off=0):
-        a = block * _BS + off
+        a = block * self.bs + off
         buf[:] = self.data[a : a + len(buf)]
 
     def writeblocks(self, block, buf, off=None):
-        a = block * _BS + (off or 0)
+        a = block * self.bs + (off or 0)
         self.data[a : a + len(buf)] = buf
+        self.programs += 1
         if self.ops is not None:
             self.ops.append((a, bytes(buf)))
 
     def ioctl(self, op, arg):
         if op == 4:
-            return _BLOCKS
+            return self.blocks
         if op == 5:
-            return _BS
+            return self.bs
         if op == 6:  # erase (littlefs)
-            a = arg * _BS
-            self.data[a : a + _BS] = b"\xff" * _BS
+            a = arg * self.bs
+            self.data[a : a + self.bs] = b"\xff" * self.bs
+            self.erases += 1
+            self.wear[arg] += 1
             if self.ops is not None:
                 self.ops.append((a, None))
         return 0
 
 
-def _mount(kind, dev):
+def _mount(kind, dev, **opts):
     cls = vfs.VfsLfs2 if kind == "lfs2" else vfs.VfsFat
     _counter[0] += 1
     point = "/dora-%s-%d" % (kind, _counter[0])
-    vfs.mount(cls(dev), point)
+    vfs.mount(cls(dev, **opts), point)
     return point
+
+
+def littlefs(block_size=4096, blocks=212, progsize=256):
+    """A fresh littlefs on a counting RAM device, as on a Pico W (4 KB
+    erase blocks, 848 KB, progsize 256 as the rp2 port formats it).
+    Returns (device, mount point); vfs.umount(point) when done."""
+    dev = RamDev(block_size=block_size, blocks=blocks)
+    vfs.VfsLfs2.mkfs(dev, progsize=progsize)
+    return dev, _mount("lfs2", dev, progsize=progsize)
 
 
 def _image(initial, ops, k, torn):

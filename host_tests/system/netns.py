@@ -336,7 +336,7 @@ case "$1" in
     echo "LEASE $1 ip=$ip mask=$mask router=$router dns=$dns lease=$lease serverid=$serverid"
     # Other options the server sent: busybox exports known ones by name,
     # the rest as optNNN in hex.
-    env | grep -E '^(hostname|domain|ntpsrv|tftp|opt[0-9]+)=' | sort | sed 's/^/OPTION /' ;;
+    env | grep -E '^(hostname|domain|ntpsrv|tftp|bootfile|boot_file|siaddr|opt[0-9]+)=' | sort | sed 's/^/OPTION /' ;;
   deconfig) ip -4 addr flush dev "$interface"; echo "LEASE deconfig" ;;
   leasefail|nak) echo "LEASE $1 $message" ;;
 esac

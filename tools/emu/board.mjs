@@ -3,13 +3,15 @@
 // serves the board's USB-CDC serial port (its REPL) on 127.0.0.1:PORT.
 //
 //   node tools/emu/board.mjs --image firmware.bin --bootrom rp2040-bootrom.bin
-//        [--port 0] [--max-wall 600] [--attach model.mjs ...]
+//        [--port 0] [--max-wall 600] [--attach model.mjs ...] [--no-control]
 //
 // Lines on stdout are JSON events for the driver: {"event":"listening",
 // "port":N} once the socket is up, {"event":"stats",...} on the stdin command
 // "stats", and {"event":"stopped","reason":...,"cycles":...} at the end.
 // The run stops on the stdin command "stop", when stdin closes, on SIGINT or
-// SIGTERM, or when --max-wall seconds of real time have passed.
+// SIGTERM, or when --max-wall seconds of real time have passed.  With
+// --no-control stdin is not read (for a shell: only signals and the time
+// bound stop it).
 //
 // --attach loads a peripheral model: a module exporting attach(board), called
 // before the core starts, which may hook board.mcu.spi[n], GPIO pins, or add
@@ -18,7 +20,7 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
-import { LogLevel, RP2040 } from 'rp2040js';
+import { RP2040 } from 'rp2040js';
 import { CYCLE_COUNTER_BASE, CycleCounter } from './cycle-counter.mjs';
 import { FLASH_BASE, loadImage } from './image.mjs';
 import { UsbSerialBridge } from './usb-serial.mjs';
@@ -30,7 +32,16 @@ export class EmulatedBoard {
   constructor({ image, bootrom }) {
     this.mcu = new RP2040(); // with its own simulated clock
     this.clock = this.mcu.clock;
-    this.mcu.logger.currentLogLevel = LogLevel.Error;
+    // rp2040js reports what it does not model (a read of an unknown
+    // register...); stdout carries the JSON events, so those go to stderr.
+    this.mcu.logger = {
+      debug() {},
+      info() {},
+      warn() {},
+      error(component, message) {
+        process.stderr.write(`rp2040js ${component}: ${message}\n`);
+      },
+    };
     const rom = readFileSync(bootrom);
     this.mcu.loadBootrom(new Uint32Array(rom.buffer, rom.byteOffset, rom.length >> 2));
     this.imageBytes = loadImage(this.mcu.flash, image);
@@ -41,11 +52,16 @@ export class EmulatedBoard {
     this.mcu.core.PC = FLASH_BASE;
     this.serial = new UsbSerialBridge(this.mcu);
     this.addPeripheral(CYCLE_COUNTER_BASE, new CycleCounter(this.mcu));
-    // A real chip resets when its watchdog runs out; here it is counted, so
-    // a test can tell that the firmware kept feeding it.
+    // A real chip resets when its watchdog runs out; here it is counted and
+    // the watchdog stopped (left running, rp2040js would fire it again on
+    // every tick), so a test can tell whether the firmware kept feeding it.
     this.watchdogTriggers = 0;
-    this.mcu.peripherals[0x40058].onWatchdogTrigger = () => {
+    const watchdog = this.mcu.peripherals[0x40058];
+    watchdog.onWatchdogTrigger = () => {
       this.watchdogTriggers++;
+      watchdog.enable = false;
+      watchdog.timer.enable = false;
+      watchdog.alarm.enable = false;
     };
     this.running = false;
     this.stopReason = null;
@@ -118,7 +134,7 @@ export class EmulatedBoard {
 }
 
 function parseArgs(argv) {
-  const opts = { port: 0, maxWall: 600, attach: [] };
+  const opts = { port: 0, maxWall: 600, attach: [], control: true };
   for (let i = 0; i < argv.length; i++) {
     const key = argv[i];
     const value = argv[i + 1];
@@ -127,12 +143,16 @@ function parseArgs(argv) {
     else if (key === '--port') opts.port = Number(value);
     else if (key === '--max-wall') opts.maxWall = Number(value);
     else if (key === '--attach') opts.attach.push(value);
+    else if (key === '--no-control') {
+      opts.control = false;
+      continue; // takes no value
+    }
     else throw new Error(`unknown argument ${key}`);
     i++;
   }
   opts.bootrom = opts.bootrom || process.env.RP2040_BOOTROM;
   if (!opts.image || !opts.bootrom) {
-    throw new Error('usage: board.mjs --image FIRMWARE --bootrom BOOTROM [--port N] [--max-wall S] [--attach MODEL.mjs]');
+    throw new Error('usage: board.mjs --image FIRMWARE --bootrom BOOTROM [--port N] [--max-wall S] [--attach MODEL.mjs] [--no-control]');
   }
   return opts;
 }
@@ -159,13 +179,15 @@ async function main() {
   const stopOn = (reason) => () => board.stop(reason);
   process.on('SIGINT', stopOn('sigint'));
   process.on('SIGTERM', stopOn('sigterm'));
-  const control = createInterface({ input: process.stdin });
-  control.on('line', (line) => {
-    const command = line.trim();
-    if (command === 'stop') board.stop('stop');
-    else if (command === 'stats') emit({ event: 'stats', ...board.stats() });
-  });
-  control.on('close', stopOn('stdin-closed'));
+  if (opts.control) {
+    const control = createInterface({ input: process.stdin });
+    control.on('line', (line) => {
+      const command = line.trim();
+      if (command === 'stop') board.stop('stop');
+      else if (command === 'stats') emit({ event: 'stats', ...board.stats() });
+    });
+    control.on('close', stopOn('stdin-closed'));
+  }
   const reason = await board.run(opts.maxWall);
   board.serial.close();
   emit({ event: 'stopped', reason, ...board.stats() });

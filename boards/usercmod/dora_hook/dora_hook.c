@@ -11,7 +11,7 @@
 // Call it after the AP is active, and again after every AP ifconfig() or
 // ipconfig(): dora's board code (boards/common/dora_board.py) does.
 //
-// What it relies on, read in MicroPython's sources (v1.24 and later):
+// What it relies on, read in MicroPython's sources (v1.24 to v1.28.0):
 // - esp32: ports/esp32/network_wlan.c creates the AP with
 //   esp_netif_create_default_wifi_ap(), whose ESP-IDF interface key is
 //   "WIFI_AP_DEF".  ports/esp32/network_common.c (esp_ifconfig, esp_ipconfig)
@@ -20,7 +20,10 @@
 // - rp2 (Pico W): lib/cyw43-driver src/cyw43_lwip.c, cyw43_cb_tcpip_init(),
 //   calls dhcp_server_init(&self->dhcp_server, ...) when the AP interface comes
 //   up (WLAN(AP_IF).active(True)); extmod/network_cyw43.c's ifconfig does not
-//   restart it.  shared/netutils/dhcpserver.c's dhcp_server_deinit() removes
+//   restart it, but its config() of ssid, key, security or channel on an
+//   active AP cycles the interface (cyw43_wifi_set_up down and up), which
+//   starts it again on the default address: configure the AP before
+//   activating it.  shared/netutils/dhcpserver.c's dhcp_server_deinit() removes
 //   the UDP PCB and is safe to call twice (it checks for NULL).  lwIP calls
 //   from Python code must hold the lwIP lock (MICROPY_PY_LWIP_ENTER/EXIT,
 //   ports/rp2/mphalport.h).
@@ -45,17 +48,19 @@ static mp_obj_t dora_hook_stop_builtin_dhcp(void) {
 
 #elif MICROPY_PY_NETWORK_CYW43
 
+#include "py/mphal.h"
 #include "lib/cyw43-driver/src/cyw43.h"
 #include "shared/netutils/dhcpserver.h"
 
+// The lock is not optional: without it the call races lwIP's own work.
+#if !defined(MICROPY_PY_LWIP_ENTER) || !defined(MICROPY_PY_LWIP_EXIT)
+#error "dora_hook: this port defines no lwIP lock (MICROPY_PY_LWIP_ENTER/EXIT in mphalport.h)"
+#endif
+
 static mp_obj_t dora_hook_stop_builtin_dhcp(void) {
-    #ifdef MICROPY_PY_LWIP_ENTER
     MICROPY_PY_LWIP_ENTER
-    #endif
     dhcp_server_deinit(&cyw43_state.dhcp_server);
-    #ifdef MICROPY_PY_LWIP_EXIT
     MICROPY_PY_LWIP_EXIT
-    #endif
     return mp_const_true;
 }
 

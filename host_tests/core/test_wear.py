@@ -1,0 +1,126 @@
+# Flash wear under hostile churn (bounded forms of bench/wear.py; both
+# interpreters, the real littlefs driver on MicroPython).
+#
+# The write budget bounds the commits (write + sync) a store makes, however
+# the clients behave, while ACKs still never leave before their binding is on
+# flash and legitimate stations are served: renewals at once, new bindings
+# within a token interval or two.
+
+from dora import store as ST
+
+import util
+import wearing
+from flashsim import FlashSim
+
+EVERY = 30  # seconds per commit: the budget of a Pico W's 848 KB littlefs
+SECONDS = 900
+# (getattr: so that the tests run, and fail on their figures, against the
+# store from before the budget.)
+BURST = getattr(ST, "BURST", 32)
+ERASES_PER_WRITE = getattr(ST, "ERASES_PER_WRITE", 2)
+
+
+def _bound(seconds, every):
+    """The most commits the budget allows in `seconds`: the full bucket,
+    then one per `every` seconds."""
+    return BURST + seconds // every + 1
+
+
+def _net(fs, every, path="leases.dat", lease_time=400):
+    def make_store(srv):
+        st = ST.LeaseStore(path, srv.table, srv.cfg.pool_start, fs=fs, log=lambda line: None)
+        if every is not None:
+            st.every = every
+        return st
+
+    return wearing.Net(make_store, lease_time=lease_time)
+
+
+def test_one_station_churning_writes_almost_nothing():
+    flash = FlashSim(journal=False)
+    net = _net(flash, EVERY)
+    wearing.one_station(net, SECONDS, 10)
+    assert net.acks == SECONDS * 10 and net.withheld == 0
+    # The first binding, then the releases the housekeeping flushes while
+    # the budget has more than half its tokens left.
+    assert flash.sync_calls <= _bound(SECONDS, EVERY), flash.sync_calls
+    assert getattr(net.srv.store, "cancelled", 0) >= SECONDS * 10 - flash.sync_calls
+
+
+def test_new_macs_churning_stay_within_the_budget_and_legit_stations_are_served():
+    flash = FlashSim(journal=False)
+    net = _net(flash, EVERY)
+    legit = wearing.Legit(net, 8, every=60, lease=400)
+    wearing.many_macs(net, SECONDS, 4, legit=legit)
+    commits = flash.sync_calls
+    assert commits <= _bound(SECONDS, EVERY), commits
+    assert net.acks > commits  # group commit: many ACKs per commit
+    # Every legitimate station joined within two token intervals and each of
+    # its renewals (a binding already on flash) was answered at once.
+    assert len(legit.join_delays) == 8 and max(legit.join_delays) <= 2 * EVERY + 4, legit.join_delays
+    assert legit.renewals >= 8 and legit.renewals_missed == 0
+    # What was ACKed is on flash: reload and find every legit binding.
+    again = wearing.Net(lambda srv: ST.LeaseStore("leases.dat", srv.table, srv.cfg.pool_start, fs=flash,
+                                                  log=lambda line: None), lease_time=400)
+    for st in legit.stations:
+        slot = again.srv.slot_of(util_ip(st.addr), 0)
+        assert again.srv.table.key_is(slot, 1, st.mac + b"\0\0"), st.addr
+    print("hostile new-MAC churn, %d s: %d commits (budget %d), %d ACKs" % (SECONDS, commits, _bound(SECONDS, EVERY), net.acks))
+
+
+def util_ip(text):
+    return bytes(int(p) for p in text.split("."))
+
+
+def test_erases_on_the_real_littlefs_stay_within_the_budget():
+    # The budget as a Pico W's store derives it from its file system's free
+    # blocks; erases counted by the block device under vfs.VfsLfs2.
+    if not util.MICROPYTHON:
+        util.skip("vfs.VfsLfs2: the MicroPython unix port only")
+    import vfs
+    import vfsdev
+
+    for churn in (wearing.one_station, wearing.many_macs):
+        dev, point = vfsdev.littlefs()
+        base = dev.erases
+        net = _net(None, None, path=point + "/leases.dat")
+        st = net.srv.store
+        assert 20 <= getattr(st, "every", EVERY) <= 40  # derived: 848 KB for 10 years
+        churn(net, 600, 4)
+        erases = dev.erases - base
+        every = getattr(st, "every", EVERY)
+        limit = ERASES_PER_WRITE * _bound(600, every)
+        st.close()
+        vfs.umount(point)
+        print("real littlefs, %s, 600 s: %d erases, %d commits (budget allows %d erases)" % (
+            churn.__name__, erases, st.writes, limit))
+        assert erases <= limit and st.writes <= _bound(600, every), (erases, st.writes)
+
+
+def test_the_budget_defers_commits_and_keeps_half_for_acked_bindings():
+    flash = FlashSim(journal=False)
+    net = _net(flash, 100)
+    st = net.srv.store
+    stations = [wearing.Station(net, i) for i in range(BURST + 2)]
+    calls = flash.sync_calls
+    # A release is written by flush() only while more than half the bucket is left.
+    a = stations[0]
+    assert a.dora(0)
+    a.release(0)
+    used = 1
+    while st.pending and st.flush(0):
+        used += 1
+    assert flash.sync_calls - calls == used
+    # New bindings spend what is left, one commit each, then are deferred.
+    acked = 0
+    for s in stations[1:]:
+        if s.dora(0):
+            acked += 1
+    assert acked == BURST - used and st.deferred >= 1 and net.withheld >= 1
+    calls = flash.sync_calls
+    util.raises(ST.WriteDeferred, st.commit, 1)  # the bucket is empty: nothing written
+    assert flash.sync_calls == calls and st.pending
+    assert isinstance(ST.WriteDeferred(11), OSError)
+    assert not st.flush(50)  # half the bucket is kept for ACKed bindings
+    st.commit(100)  # a token: every pending binding in one commit
+    assert st.pending == 0 and flash.sync_calls == calls + 1
