@@ -145,7 +145,8 @@ def test_renewal_at_t1_is_acked(rig):
     assert renewed and "ip=%s" % ip in renewed[0], udhcpc.lines[since:]
     assert not [ln for ln in udhcpc.lines[since:] if "broadcasting renew" in ln], "the unicast renewal went unanswered"
     # The ACK on the wire, from the board to the client's address.
-    acks = rig.capture.lines("dhcp.option.dhcp == 5 and ip.dst == %s" % ip)
+    # (tshark writes its file in bursts: read again until the packet is in.)
+    acks = wait_for(lambda: rig.capture.lines("dhcp.option.dhcp == 5 and ip.dst == %s" % ip), 30, 1)
     assert acks, "no unicast ACK to %s captured" % ip
 
 
