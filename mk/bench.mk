@@ -8,6 +8,9 @@
 #   make bench                      the whole run
 #   make bench BENCH_ARGS=--quick   shorter speed steps
 #   make bench BENCH_ARGS="--only memory,profile"
+#
+# Then bench/board.py: the figures on the emulated Pico W (mk/emu.mk); one
+# line and no figures when the kit's image or bootrom is missing.
 
 BENCH_DEBS ?= iproute2 strace dnsmasq-base udhcpd kea-dhcp4-server kea-admin
 BENCH_ARGS ?=
@@ -16,6 +19,8 @@ BENCH_ARGS ?=
 bench: venv
 	@sh tools/install_debs.sh $(BENCH_DEBS)
 	$(PY) bench/run.py $(BENCH_ARGS)
+	RP2040_BOOTROM=$(EMU_BOOTROM) $(PY) bench/board.py
+	$(PY) tools/ethernet_board.py bench  # the emulated W5500 board (skips without the kit)
 
 # Flash wear under hostile churn, in erases of the real littlefs driver
 # (bench/wear.py, docs/wear.md).  BENCH_WEAR_ARGS="--firmware DIR" measures another tree.

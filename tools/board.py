@@ -394,7 +394,7 @@ def main(argv=None):
                 show([argv for argv, _, _ in mpy_commands(build, a.arch)])
             show(cmds)
             return
-        if not os.path.exists(a.port):
+        if "://" not in a.port and not os.path.exists(a.port):  # socket://host:port: an emulated board
             raise Missing("no board at %s (PORT=...; `mpremote devs` lists them)" % a.port)
         if a.board == "ethernet":
             build_mpy(build, a.arch)

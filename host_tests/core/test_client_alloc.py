@@ -117,14 +117,15 @@ def test_heap_per_exchange_on_micropython():
         util.skip("gc.mem_alloc exists on MicroPython only")
     import gc
 
+    n = util.size(200, 40)
     srv = make_server(lease_time=100, pool_end="192.168.4.250")
-    clients = [C.Client(P.mac(1000 + i), seed=i + 1) for i in range(200)]
+    clients = [C.Client(P.mac(1000 + i), seed=i + 1) for i in range(n)]
     wire = Wire(clients[0], srv)
     gc.collect()
     gc.disable()
     try:
         before = gc.mem_alloc()
-        for i in range(200):
+        for i in range(n):
             c = clients[i]
             wire.c = c
             c.start(i)
@@ -133,7 +134,7 @@ def test_heap_per_exchange_on_micropython():
         after = gc.mem_alloc()
     finally:
         gc.enable()
-    per = (after - before) / 200
+    per = (after - before) / n
     print("client+server heap per exchange (DORA + renewal): %d bytes" % per)
     assert all(c.state == C.BOUND for c in clients)
     assert per == 0, per

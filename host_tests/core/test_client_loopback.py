@@ -243,7 +243,7 @@ def test_heap_per_exchange_of_both_runners_on_micropython():
     docs/client.md.  The decisions themselves allocate nothing
     (test_client_alloc).  A measurement, not a check: timing-sensitive under
     load, so it runs only when asked (DORA_MEASURE=1)."""
-    if not os.getenv("DORA_MEASURE"):
+    if not util.env("DORA_MEASURE"):
         util.skip("measurement: run with DORA_MEASURE=1")
     if not util.MICROPYTHON:
         util.skip("gc.mem_alloc exists on MicroPython only")

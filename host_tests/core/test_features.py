@@ -247,7 +247,8 @@ def test_mutated_requests_against_every_feature_enabled():
                               P.request(1, P.mac(0x100), options=[PRL, (60, b"udhcp 1"), (12, b"x" * 40)])]
     replies = 0
     now = 0
-    for i in range(1500):
+    count = util.size(1500, 300)
+    for i in range(count):
         pkt = base[rng.below(len(base))]
         if rng.below(8):
             pkt = fuzzing.mutate(rng, pkt)
@@ -260,5 +261,5 @@ def test_mutated_requests_against_every_feature_enabled():
             fuzzing.check_reply(srv, pkt, n, out)
         if i % 64 == 0:
             now += rng.below(120)
-    assert replies > 100, replies
+    assert replies > count // 15, replies
     assert srv.stats.acks > 0 and srv.stats.refused > 0

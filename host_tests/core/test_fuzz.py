@@ -3,12 +3,10 @@
 # malformed packet, the lease table untouched by one, every reply re-parses,
 # fits the client's size and goes to the relay when relayed.
 
-import os
-
 import fuzzing
 import util
 
-COUNT = int(os.getenv("DORA_FUZZ_COUNT") or 3000)
+COUNT = int(util.env("DORA_FUZZ_COUNT") or util.size(3000, 400))
 
 
 def test_mutated_requests_never_break_the_server():

@@ -18,7 +18,6 @@
 # `make fuzz` (tools/fuzz.py) runs the larger forms.  DORA_POWERCUT_OPS and
 # DORA_POWERCUT_EVERY override the sizes here.
 
-import os
 
 from dora import leases as L
 from dora import store as ST
@@ -29,10 +28,10 @@ import util
 from flashsim import FlashSim
 from fuzzing import Rng
 
-OPS = int(os.getenv("DORA_POWERCUT_OPS") or 1000)
+OPS = int(util.env("DORA_POWERCUT_OPS") or 1000)
 # Every single step on CPython (about 10 s); every 3rd write whole (and the
 # edges of all the others) on the slower MicroPython run.
-EVERY = int(os.getenv("DORA_POWERCUT_EVERY") or (3 if util.MICROPYTHON else 1))
+EVERY = int(util.env("DORA_POWERCUT_EVERY") or (3 if util.MICROPYTHON else 1))
 
 # Totals, printed by the tests and collected by tools/fuzz.py.
 tried = {}
@@ -336,5 +335,5 @@ def test_power_cuts_under_the_real_littlefs_and_fat_drivers():
     import vfsdev
 
     for kind in ("lfs2", "fat"):
-        ops, n = vfsdev.run(kind, ops=int(os.getenv("DORA_VFS_OPS") or 400), every=int(os.getenv("DORA_VFS_EVERY") or 1))
+        ops, n = vfsdev.run(kind, ops=int(util.env("DORA_VFS_OPS") or 400), every=int(util.env("DORA_VFS_EVERY") or 1))
         _count("real %s: %d block programs/erases" % (kind, ops), n)

@@ -5,11 +5,10 @@
 # collection is flat and the lease file stays bounded.  `make soak` runs
 # 30 days (tools/soak.py).
 
-import os
-
 import soaking
+import util
 
-DAYS = int(os.getenv("DORA_SOAK_DAYS") or 4)
+DAYS = int(util.env("DORA_SOAK_DAYS") or util.size(4, 2))
 
 
 def test_days_of_churn_keep_the_table_consistent_and_the_heap_flat():
@@ -26,6 +25,7 @@ def _ports():
     # Per-process, so parallel runs do not collide (no getpid on MicroPython).
     import time
 
+    util.needs_network()
     base = 30000 + (time.ticks_ms() if hasattr(time, "ticks_ms") else int(time.time() * 1000)) % 20000
     return base, base + 1
 

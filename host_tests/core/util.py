@@ -5,10 +5,29 @@ import os
 import sys
 
 MICROPYTHON = sys.implementation.name == "micropython"
+# The Pico W image in the emulated RP2040 (tools/board_tests.py): a heap of
+# about 190 kB, lease files on a RAM littlefs at /ram, no network.
+ON_BOARD = sys.platform == "rp2"
 
 
 class SkipTest(Exception):
     """Raised by skip() on MicroPython; mp_runner counts it as skipped."""
+
+
+def env(name):
+    """os.getenv where the interpreter has it (the rp2 port has none)."""
+    return os.getenv(name) if hasattr(os, "getenv") else None
+
+
+def size(desktop, board):
+    """A workload size: `board` on the board's small heap, else `desktop`."""
+    return board if ON_BOARD else desktop
+
+
+def needs_network():
+    """Skips on the emulated board: no radio, no loopback interface."""
+    if ON_BOARD:
+        skip("needs a network; the emulated board has none")
 
 
 def skip(reason):
@@ -24,7 +43,7 @@ _counter = [0]
 
 def tmp_path(name):
     """A fresh file path under a per-process scratch directory."""
-    base = os.getenv("DORA_TMP") or "/tmp"
+    base = env("DORA_TMP") or ("/ram" if ON_BOARD else "/tmp")
     d = "%s/dora-test-%d" % (base, os.getpid()) if hasattr(os, "getpid") else base + "/dora-test-mp"
     try:
         os.mkdir(d)
@@ -91,6 +110,7 @@ _PORTS = _port_base()
 
 def loopback_ports():
     """(server port, client port) for this process's loopback tests."""
+    needs_network()
     return _PORTS, _PORTS + 1
 
 

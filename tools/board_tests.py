@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""Run dora's core tests (host_tests/core) on the Pico W image in the
+emulated RP2040: armv6m code, 31-bit small ints, the port's own
+micropython.heap_lock and littlefs driver, and the dora package frozen into
+the image.
+
+    board_tests.py --image firmware.elf --bootrom rp2040-bootrom.bin \\
+                   --mpy-cross PATH [test_x ...]
+
+The board gets a littlefs on a RAM block device at /ram (the emulator does
+not model flash writes).  The helper modules go there as armv6m .mpy files
+and are imported; then each test module in turn is copied, imported, run by
+host_tests/emulated/board_runner.py and removed.  Prints one line per
+failure or skip and closes with "emulated rp2040: N passed, N failed,
+N skipped"; exit status 1 when anything failed.
+"""
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from board_repl import BoardError, EmulatedBoard, ScriptError  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CORE = os.path.join(ROOT, "host_tests", "core")
+ON_BOARD = os.path.join(ROOT, "host_tests", "emulated")
+RAM_BLOCKS = 48  # 24 kB of the board's heap: lease files and one test module
+
+MODULE_TIMEOUT = 600  # real seconds one test module may take in the emulator
+
+# Run first on the board, before any test: dora must come from the image.
+SETUP = """
+import os, sys
+sys.path[:] = ['.frozen', '/ram']
+mount('/ram', %d)
+os.chdir('/ram')
+import dora
+assert 'dora' not in os.listdir('/ram'), 'a dora package on the file system'
+print('dora frozen:', dora.__file__)
+"""
+
+
+def core_modules():
+    return sorted(f[:-3] for f in os.listdir(CORE) if f.endswith(".py"))
+
+
+def test_modules(names):
+    mods = names or [m for m in core_modules() if m.startswith("test_")]
+    return [m.split("/")[-1].replace(".py", "") for m in mods]
+
+
+def imported_tests(name):
+    """Other test modules that `name` imports (they must be on the board too)."""
+    src = open(os.path.join(CORE, name + ".py")).read()
+    return sorted(set(re.findall(r"^\s*(?:from|import)\s+(test_\w+)", src, re.M)) - {name})
+
+
+def compile_all(mpy_cross, out):
+    """armv6m .mpy of every core module; returns {name: bytes}."""
+    files = {}
+    for name in core_modules():
+        dst = os.path.join(out, name + ".mpy")
+        subprocess.run([mpy_cross, "-march=armv6m", "-o", dst, os.path.join(CORE, name + ".py")], check=True)
+        with open(dst, "rb") as f:
+            files[name] = f.read()
+    return files
+
+
+def run(image, bootrom, mpy_cross, names=(), log=print):
+    """Returns {'passed','failed','skipped','modules','wall_seconds','emulator'}."""
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory() as tmp:
+        mpy = compile_all(mpy_cross, tmp)
+    totals = {"passed": 0, "failed": 0, "skipped": 0, "modules": {}}
+    board = EmulatedBoard(image, bootrom, max_wall=3600)
+    board.start()
+    try:
+        board.exec(open(os.path.join(ON_BOARD, "ramdisk.py")).read())
+        log(board.exec(SETUP % RAM_BLOCKS).strip())
+        # Helpers are imported once and their files removed: they stay in the
+        # heap for every test module, the RAM disk keeps room for lease files.
+        helpers = [m for m in core_modules() if not m.startswith("test_")]
+        for name in helpers:
+            board.put("/ram/%s.mpy" % name, mpy[name])
+        board.exec("for m in %r:\n    __import__(m)\n    os.remove('/ram/%%s.mpy' %% m)" % (helpers,))
+        board.exec(open(os.path.join(ON_BOARD, "board_runner.py")).read())
+        for name in test_modules(names):
+            files = [name] + imported_tests(name)
+            for f in files:
+                board.put("/ram/%s.mpy" % f, mpy[f])
+            t0 = time.monotonic()
+            try:
+                out = board.exec("run(%r)" % name, MODULE_TIMEOUT)
+            except ScriptError as e:
+                out = e.output + e.error
+            except BoardError as e:
+                log("FAIL %s: the board stopped answering: %s" % (name, e))
+                log(board.repl.buf.decode("utf-8", "replace")[-800:])
+                totals["failed"] += 1
+                break
+            board.exec("import os\nfor f in %r: os.remove('/ram/%%s.mpy' %% f)" % (files,))
+            got = re.search(r"^RESULT \S+ (\d+) (\d+) (\d+) (\d+)", out, re.M)
+            for line in out.splitlines():
+                if not line.startswith(("RESULT", "RUN ")):
+                    log(line)
+            if not got:
+                log("FAIL %s: no result line" % name)
+                totals["failed"] += 1
+                continue
+            p, f, s, free = (int(x) for x in got.groups())
+            secs = time.monotonic() - t0
+            totals["modules"][name] = {"passed": p, "failed": f, "skipped": s, "seconds": round(secs, 1), "mem_free": free}
+            totals["passed"] += p
+            totals["failed"] += f
+            totals["skipped"] += s
+            log("%-26s %3d passed %2d failed %2d skipped  %6.1f s  heap free after %d" % (name, p, f, s, secs, free))
+    finally:
+        totals["emulator"] = board.stop()
+    totals["wall_seconds"] = round(time.monotonic() - started, 1)
+    return totals
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--image", required=True)
+    ap.add_argument("--bootrom", required=True)
+    ap.add_argument("--mpy-cross", required=True, help="mpy-cross of the image's MicroPython version")
+    ap.add_argument("--json", help="also write the totals here")
+    ap.add_argument("modules", nargs="*")
+    a = ap.parse_args()
+    t = run(a.image, a.bootrom, a.mpy_cross, a.modules, log=lambda line: print(line, flush=True))
+    emu = t.get("emulator") or {}
+    print(
+        "emulated rp2040: %d passed, %d failed, %d skipped (%.0f s wall, %.1f s simulated, %d cycles)"
+        % (t["passed"], t["failed"], t["skipped"], t["wall_seconds"], emu.get("sim_seconds", 0), emu.get("cycles", 0))
+    )
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(t, f, indent=1)
+    return 1 if t["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

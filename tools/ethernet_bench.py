@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""Board figures of the emulated W5500-EVB-Pico running dora (root):
+
+  - reset to serving: simulated seconds from power-on to the first answered
+    DISCOVER (an upper bound: probes every 0.2 s);
+  - DORA exchanges per simulated second with no drop, and CPU cycles per
+    exchange (the 125 MHz core's cycle count), closed loop from a station
+    (tools/loadgen.py, window 1 and 4);
+  - free heap with 253 leases bound (gc.mem_free() at the moment serving is
+    interrupted, before any collection, and after one).
+
+The simulated clock is the one that counts: the emulator runs the busy core
+slower than real time, and paces an idle one to the wall clock.
+    make bench-ethernet   (or: tools/ethernet_board.py bench)
+"""
+
+import json
+import os
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+sys.path.insert(0, os.path.join(ROOT, "host_tests", "system"))
+
+import ethernet_board as EB  # noqa: E402
+from netns import Lab, available  # noqa: E402
+
+LOADGEN = os.path.join(ROOT, "tools", "loadgen.py")
+
+
+def loadgen(sta, *args, timeout=600):
+    out = sta.run([sys.executable, LOADGEN, sta.ifname, "--json"] + [str(a) for a in args], timeout=timeout, check=False)
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
+    if not lines:
+        raise RuntimeError("loadgen: %s %s" % (out.stdout[-500:], out.stderr[-500:]))
+    return json.loads(lines[-1])
+
+
+def reset_to_serving(router, sta, limit=120):
+    """Power-cycle and probe with single DORA exchanges until one succeeds;
+    the simulated time of the first success."""
+    router.power_cut()
+    router.start()
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        r = loadgen(sta, "--count", 1, "--seconds", 1, "--timeout", 0.2, "--window", 1)
+        if r.get("done"):
+            return router.stats()["sim_seconds"]
+    return None
+
+
+def throughput(router, sta, window, count):
+    before = router.stats()
+    r = loadgen(sta, "--count", count, "--window", window, "--timeout", 10, "--seconds", 600)
+    after = router.stats()
+    sim = after["sim_seconds"] - before["sim_seconds"]
+    cycles = after["cycles"] - before["cycles"]
+    done = r["done"]
+    return {
+        "window": window,
+        "exchanges": done,
+        "drops": r["started"] - done,
+        "sim_seconds": round(sim, 3),
+        "wall_seconds": round(after["wall_seconds"] - before["wall_seconds"], 3),
+        "exchanges_per_sim_s": round(done / sim, 1) if sim > 0 else None,
+        "cycles_per_exchange": int(cycles / done) if done else None,
+    }
+
+
+def heap_with_leases(router, sta, n=253):
+    r = loadgen(sta, "--script", "fill:%d" % n, "--window", 4, "--timeout", 10, timeout=900)
+    code = "import gc\nprint(gc.mem_free(), gc.mem_alloc())\ngc.collect()\nprint(gc.mem_free(), gc.mem_alloc())"
+    out = router.exec(code).split()
+    router.soft_reset()
+    return {"leases_bound": r["phases"][0]["bound"],
+            "free_at_stop": int(out[0]), "alloc_at_stop": int(out[1]),
+            "free_after_collect": int(out[2]), "alloc_after_collect": int(out[3])}
+
+
+def main():
+    why = EB.missing() or available()
+    if why:
+        print("bench-ethernet: skipped, " + why)
+        return 0
+    workdir = tempfile.mkdtemp(prefix="dora-ethbench-")
+    cfg = os.path.join(workdir, "board.json")
+    with open(cfg, "w") as f:
+        json.dump(EB.board_config(pool_start="192.168.4.2", pool_end="192.168.4.254", lease_time=3600), f)
+    figures = {}
+    with Lab(stations=1) as lab:
+        _, sock = EB.plug_board(lab, workdir)
+        router = EB.EmulatedRouter(workdir, eth_socket=sock)
+        sta = lab.station(0)
+        try:
+            router.start()
+            EB.deploy(router, cfg)
+            router.wait_line(r"^dora: serving ", 120)
+            figures["reset_to_serving_sim_s"] = reset_to_serving(router, sta)
+            print("reset to serving: %s simulated s" % figures["reset_to_serving_sim_s"], flush=True)
+            figures["dora_w1"] = throughput(router, sta, 1, 100)
+            print(figures["dora_w1"], flush=True)
+            figures["dora_w4"] = throughput(router, sta, 4, 200)
+            print(figures["dora_w4"], flush=True)
+            figures["heap_253"] = heap_with_leases(router, sta)
+        finally:
+            router.stop()
+    print(json.dumps(figures, indent=2))
+    out = os.path.join(ROOT, "bench", "out")
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "ethernet-board.json"), "w") as f:
+        json.dump(figures, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
