@@ -47,6 +47,28 @@ print('dora frozen:', dora.__file__)
 """
 
 
+LOAD_HELPERS = """
+for m in %r:
+    try:
+        __import__(m)
+    except ImportError:
+        continue
+    os.remove('/ram/%%s.mpy' %% m)
+    print(m)
+"""
+
+
+def helpers():
+    """The core helper modules some core file imports (a script such as
+    heapload.py, run as a subprocess, is not one), util first."""
+    names = set()
+    for m in core_modules():
+        with open(os.path.join(CORE, m + ".py")) as f:
+            names.update(re.findall(r"^\s*(?:from|import)\s+(\w+)", f.read(), re.MULTILINE))
+    found = [m for m in core_modules() if m in names and not m.startswith("test_")]
+    return sorted(found, key=lambda m: m != "util")
+
+
 def core_modules():
     return sorted(f[:-3] for f in os.listdir(CORE) if f.endswith(".py"))
 
@@ -86,10 +108,16 @@ def run(image, bootrom, mpy_cross, names=(), log=print):
         log(board.exec(SETUP % RAM_BLOCKS).strip())
         # Helpers are imported once and their files removed: they stay in the
         # heap for every test module, the RAM disk keeps room for lease files.
-        helpers = [m for m in core_modules() if not m.startswith("test_")]
-        for name in helpers:
+        # One file at a time; a helper whose own imports are not there yet
+        # waits for them.
+        pending = []
+        for name in helpers():
             board.put("/ram/%s.mpy" % name, mpy[name])
-        board.exec("for m in %r:\n    __import__(m)\n    os.remove('/ram/%%s.mpy' %% m)" % (helpers,))
+            pending.append(name)
+            done = board.exec(LOAD_HELPERS % (pending,)).split()
+            pending = [m for m in pending if m not in done]
+        if pending:
+            raise BoardError("helpers that would not import on the board: %s" % ", ".join(pending))
         board.exec(open(os.path.join(ON_BOARD, "board_runner.py")).read())
         for name in test_modules(names):
             files = [name] + imported_tests(name)

@@ -62,6 +62,10 @@ def run(disk_bytes, clients=253, rounds=4, timed_count=64):
     r.server.reserve()
     s = r.server
     st = r.store
+    # The store's write budget comes from the file system's size: the small
+    # RAM disk would give one unlike the board's flash.  The figures want
+    # what a commit costs, so every commit is let through.
+    st.every = 0
     fig("pool_size", s.cfg.pool_size)
     fig("server_253_free", free() + disk_bytes)
 
