@@ -15,6 +15,7 @@ from .dhcp import (
     OPT_ROUTER,
     OPT_SUBNET_MASK,
     OPT_TFTP_SERVER,
+    find_option,
     SEND_STEP,
 )
 
@@ -310,26 +311,17 @@ def _boot_options(item, field, given):
     ns = item.get("next_server")
     if ns is not None:
         parse_ip(ns, prefix + "next_server")
-        if _find(given, OPT_TFTP_SERVER) < 0:
+        if find_option(given, OPT_TFTP_SERVER) < 0:
             out += _tlv(OPT_TFTP_SERVER, ns.encode())
     bf = item.get("boot_file")
     if bf is not None:
         f = prefix + "boot_file"
         if not isinstance(bf, str) or not 0 < len(bf.encode()) < FILE_LEN:
             _fail(f, "expected a file name of 1 to %d bytes" % (FILE_LEN - 1))
-        if _find(given, OPT_BOOT_FILE) >= 0:
+        if find_option(given, OPT_BOOT_FILE) >= 0:
             _fail(f, "given twice: here and as option 67")
         out += _tlv(OPT_BOOT_FILE, bf.encode())
     return out
-
-
-def _find(blob, code):
-    i = 0
-    while i < len(blob):
-        if blob[i] == code:
-            return i
-        i += 2 + blob[i + 1]
-    return -1
 
 
 def options_blob(opts, field):

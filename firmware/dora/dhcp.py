@@ -484,3 +484,15 @@ class Writer:
             zero(b, end, MIN_LEN - end)
             end = MIN_LEN
         return end
+
+
+def find_option(blob, code):
+    """Offset of option `code` in a TLV blob of options (None: no blob), or -1."""
+    if blob is None:
+        return -1
+    i = 0
+    while i < len(blob):
+        if blob[i] == code:
+            return i
+        i += 2 + blob[i + 1]
+    return -1

@@ -278,3 +278,17 @@ def digest(src, off, n, out):
     out[5] = h2 & 0xFF
     out[6] = h3 >> 8
     out[7] = h3 & 0xFF
+
+
+# A bitset of one bit per slot (the store's pending records, the runner's
+# bound slots): a bytearray of (capacity + 7) // 8 bytes.
+def bit(bits, i):
+    return bits[i >> 3] & (1 << (i & 7))
+
+
+def set_bit(bits, i):
+    bits[i >> 3] |= 1 << (i & 7)
+
+
+def clear_bit(bits, i):
+    bits[i >> 3] &= ~(1 << (i & 7)) & 0xFF

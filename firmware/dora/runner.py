@@ -194,7 +194,7 @@ class Runner:
         t = self.server.table
         for slot in range(t.capacity):
             if t.state(slot, now) == L.BOUND:
-                _set_bit(self.bound, slot)  # so that its expiry is reported
+                L.set_bit(self.bound, slot)  # so that its expiry is reported
         if self not in running:
             running.append(self)  # for dora.control
         self.sock = compat.udp_socket(cfg.server_port, cfg.interface, compat.ip_str(cfg.bind_address))
@@ -396,9 +396,9 @@ class Runner:
         if self.cfg.log and self.server.cut:
             self.log(S.cut_text(self.server))
         if event == S.EV_ACK or event == S.EV_RENEW:
-            _set_bit(self.bound, slot)
+            L.set_bit(self.bound, slot)
         elif event == S.EV_RELEASE or event == S.EV_DECLINE:
-            _clear_bit(self.bound, slot)
+            L.clear_bit(self.bound, slot)
         else:
             return
         if self.listeners:
@@ -448,8 +448,8 @@ class Runner:
         calls this every FLUSH_MS; an expiry has no packet to trigger it)."""
         t = self.server.table
         for slot in range(t.capacity):
-            if _bit(self.bound, slot) and t.state(slot, now) != L.BOUND:
-                _clear_bit(self.bound, slot)
+            if L.bit(self.bound, slot) and t.state(slot, now) != L.BOUND:
+                L.clear_bit(self.bound, slot)
                 # A record without a key was given up when its client moved
                 # to another address (that move was reported): nothing expired.
                 if t.kind(slot) != L.KEY_NONE:
@@ -470,7 +470,7 @@ class Runner:
             self.emit(_events().REVOKED, slot)
         self.log("REVOKED %s" % self.describe_slot(slot))
         t.forget(slot, now)
-        _clear_bit(self.bound, slot)
+        L.clear_bit(self.bound, slot)
         if self.server.names is not None:
             self.server.names.clear(slot)
         if self.store:
@@ -584,18 +584,6 @@ def _events():
     from . import events
 
     return events
-
-
-def _bit(bits, i):
-    return bits[i >> 3] & (1 << (i & 7))
-
-
-def _set_bit(bits, i):
-    bits[i >> 3] |= 1 << (i & 7)
-
-
-def _clear_bit(bits, i):
-    bits[i >> 3] &= ~(1 << (i & 7)) & 0xFF
 
 
 def _text(buf, off, n):

@@ -538,13 +538,13 @@ class Server:
         boot_at = -1
         if kind != D.NAK:
             boot = host
-            boot_at = _find(host, D.OPT_BOOT_FILE)
+            boot_at = D.find_option(host, D.OPT_BOOT_FILE)
             if boot_at < 0:
                 boot = klass
-                boot_at = _find(klass, D.OPT_BOOT_FILE)
+                boot_at = D.find_option(klass, D.OPT_BOOT_FILE)
             if boot_at < 0:
                 boot = cfg.options_blob
-                boot_at = _find(boot, D.OPT_BOOT_FILE)
+                boot_at = D.find_option(boot, D.OPT_BOOT_FILE)
         limit = msg.max_reply(len(out))
         if limit < len(out):
             # The edge sends replies padded to a multiple of SEND_STEP.
@@ -635,29 +635,17 @@ class Server:
 
 def _has(blob, code):
     """True when the TLV blob (or None) holds option `code`."""
-    return _find(blob, code) >= 0
+    return D.find_option(blob, code) >= 0
 
 
 def _u32(v):
     return ((v >> 24) & 0xFF, (v >> 16) & 0xFF, (v >> 8) & 0xFF, v & 0xFF)
 
 
-def _find(blob, code):
-    """Offset of option `code` in the TLV blob (or None), or -1."""
-    if blob is None:
-        return -1
-    i = 0
-    while i < len(blob):
-        if blob[i] == code:
-            return i
-        i += 2 + blob[i + 1]
-    return -1
-
-
 def _ip_text(blob, out, off):
     """Write the address that the blob's option 66 spells as dotted text
     into out[off:off+4]; False (out untouched) when there is none."""
-    at = _find(blob, D.OPT_TFTP_SERVER)
+    at = D.find_option(blob, D.OPT_TFTP_SERVER)
     if at < 0:
         return False
     i = at + 2

@@ -105,18 +105,6 @@ def sealed(rec):
     return rec[REC - 2] == c >> 8 and rec[REC - 1] == c & 0xFF
 
 
-def _bit(bits, i):
-    return bits[i >> 3] & (1 << (i & 7))
-
-
-def _set_bit(bits, i):
-    bits[i >> 3] |= 1 << (i & 7)
-
-
-def _clear_bit(bits, i):
-    bits[i >> 3] &= ~(1 << (i & 7)) & 0xFF
-
-
 class RealFS:
     """The interpreter's own file system (littlefs on the boards)."""
 
@@ -240,7 +228,7 @@ class LeaseStore:
     def durable(self, slot):
         """True when the slot's record on flash is its current one, so that
         an ACK for it may leave without waiting for a commit."""
-        return not _bit(self._dirty, slot)
+        return not L.bit(self._dirty, slot)
 
     def note(self, slot, seconds):
         """The slot changed in the table: write its record at the next
@@ -249,20 +237,20 @@ class LeaseStore:
         state = t.raw_state(slot)
         if state == L.BOUND and seconds > self.longest:
             self.longest = seconds if seconds < _MAX_SECONDS else _MAX_SECONDS
-        if _bit(self._dirty, slot):
+        if L.bit(self._dirty, slot):
             u = self._undo_of(slot)
             if u >= 0 and state == L.BOUND:
                 self._undo[u] = 0
                 if self._same_key(u, slot):
                     # Released, then bound again to the same client: the
                     # flash already says exactly this.
-                    _clear_bit(self._dirty, slot)
+                    L.clear_bit(self._dirty, slot)
                     self.pending -= 1
                     self.cancelled += 1
             return
-        _set_bit(self._dirty, slot)
+        L.set_bit(self._dirty, slot)
         self.pending += 1
-        if state == L.FREE and t.kind(slot) != L.KEY_NONE and _bit(self._on_flash_bound, slot):
+        if state == L.FREE and t.kind(slot) != L.KEY_NONE and L.bit(self._on_flash_bound, slot):
             self._remember(slot)
 
     def _undo_of(self, slot):
@@ -415,7 +403,7 @@ class LeaseStore:
             raise
         # Durable: the flash now holds each dirty slot's current record.
         for slot in range(self.table.capacity):
-            if _bit(self._dirty, slot):
+            if L.bit(self._dirty, slot):
                 self._mark(slot, now)
         self._clean()
         self.writes += 1
@@ -434,7 +422,7 @@ class LeaseStore:
                 state = t.raw_state(slot)
                 if state == L.OFFERED or (state == L.FREE and t.kind(slot) == L.KEY_NONE):
                     continue  # offers are not leases; a never-used slot needs no record
-            elif not _bit(self._dirty, slot):
+            elif not L.bit(self._dirty, slot):
                 continue
             self._fill(buf, n * REC, slot, now)
             n += 1
@@ -450,9 +438,9 @@ class LeaseStore:
     def _mark(self, slot, now):
         t = self.table
         if t.raw_state(slot) == L.BOUND and t.time(slot) > now:
-            _set_bit(self._on_flash_bound, slot)
+            L.set_bit(self._on_flash_bound, slot)
         else:
-            _clear_bit(self._on_flash_bound, slot)
+            L.clear_bit(self._on_flash_bound, slot)
 
     def _clean(self):
         for i in range(len(self._dirty)):
