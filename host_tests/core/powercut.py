@@ -225,16 +225,40 @@ def check_double_cuts(flash, checkpoints, ever, points):
 def sampled_points(flash, every):
     """Cut points: every step of every `every`-th write() call, the first and
     last byte of all the others, and both sides of every create and rename."""
-    points = set()
+    points = Points(flash.steps())
     write_no = 0
     for e, i in zip(flash.journal, flash.starts):
         if e[0] != "b":
-            points.update((i, i + 1))
+            points.add(i)
+            points.add(i + 1)
             continue
         end = i + 1 + len(e[2])
         if write_no % every == 0:
-            points.update(range(i, end + 1))
+            for k in range(i, end + 1):
+                points.add(k)
         else:
-            points.update((i + 1, i + 2, end - 1, end))
+            for k in (i + 1, i + 2, end - 1, end):
+                points.add(k)
         write_no += 1
-    return sorted(p for p in points if 0 <= p <= flash.steps())
+    return points
+
+
+class Points:
+    """Ascending cut points in 0..last, one byte per step: a list or set of
+    them does not fit the board's heap beside the workload."""
+
+    def __init__(self, last):
+        self.marks = bytearray(last + 1)
+
+    def add(self, k):
+        if 0 <= k < len(self.marks):
+            self.marks[k] = 1
+
+    def __iter__(self):
+        marks = self.marks
+        for k in range(len(marks)):
+            if marks[k]:
+                yield k
+
+    def __len__(self):
+        return sum(self.marks)

@@ -27,7 +27,11 @@ class RamDev:
     def __init__(self, data=None, block_size=_BS, blocks=_BLOCKS):
         self.bs = block_size
         self.blocks = blocks
-        self.data = bytearray(data) if data is not None else bytearray(b"\xff" * (block_size * blocks))
+        # A bytearray given is used as it is (not copied): the power-cut
+        # replay reuses one image buffer, which fits the board's heap.
+        if data is None:
+            data = _erase(bytearray(block_size * blocks), block_size)
+        self.data = data if isinstance(data, bytearray) else bytearray(data)
         self.ops = None  # [(offset, bytes or None = erase)] once recording
         self.erases = 0
         self.programs = 0
@@ -76,8 +80,24 @@ def littlefs(block_size=4096, blocks=212, progsize=256):
     return dev, _mount("lfs2", dev, progsize=progsize)
 
 
-def _image(initial, ops, k, torn):
-    d = bytearray(initial)
+def _erase(d, block_size=_BS):
+    erased = b"\xff" * block_size  # a block at a time: no second copy of the device
+    for a in range(0, len(d), block_size):
+        d[a : a + block_size] = erased
+    return d
+
+
+def _written(d):
+    """[(offset, bytes)] of the blocks of d that are not erased."""
+    erased = b"\xff" * _BS
+    return [(a, bytes(d[a : a + _BS])) for a in range(0, len(d), _BS) if d[a : a + _BS] != erased]
+
+
+def _image(d, initial, ops, k, torn):
+    """Fill the bytearray d with the device as a cut after op k leaves it."""
+    _erase(d)
+    for a, b in initial:
+        d[a : a + len(b)] = b
     for i in range(k):
         a, b = ops[i]
         if b is None:
@@ -99,12 +119,14 @@ def _server(point):
     return s
 
 
-def run(kind, ops=120, every=3):
-    """Returns (device ops recorded, cut points checked)."""
-    dev = RamDev()
+def run(kind, ops=120, every=3, blocks=_BLOCKS, device=None):
+    """Returns (device ops recorded, cut points checked).  `device`: a
+    bytearray of blocks * 512 bytes to hold the device (a board allocates it
+    while its heap is still in one piece)."""
+    dev = RamDev(None if device is None else _erase(device), blocks=blocks)
     (vfs.VfsLfs2 if kind == "lfs2" else vfs.VfsFat).mkfs(dev)
     point = _mount(kind, dev)
-    initial = bytes(dev.data)
+    initial = _written(dev.data)  # what mkfs wrote: a few blocks, not a copy of the device
     dev.ops = []
     s = _server(point)
     # The workload: the runner's commit rule, acknowledgements per step.
@@ -112,10 +134,12 @@ def run(kind, ops=120, every=3):
     checkpoints, ever = powercut.drive(s, ops, 13, steps, 12)
     s.store.close()
     vfs.umount(point)
+    ops, image = dev.ops, dev.data  # the device's buffer holds each cut's image
+    dev = None
     n = 0
-    for k in range(0, len(dev.ops) + 1, every):
+    for k in range(0, len(ops) + 1, every):
         for torn in (False, True):
-            d = RamDev(_image(initial, dev.ops, k, torn))
+            d = RamDev(_image(image, initial, ops, k, torn), blocks=blocks)
             try:
                 p = _mount(kind, d)
             except OSError as e:
@@ -135,4 +159,4 @@ def run(kind, ops=120, every=3):
             finally:
                 vfs.umount(p)
             n += 1
-    return len(dev.ops), n
+    return len(ops), n
