@@ -34,10 +34,6 @@ OPS = int(util.env("DORA_POWERCUT_OPS") or util.size(1000, 250))
 # edges of all the others) on the slower MicroPython run.
 EVERY = int(util.env("DORA_POWERCUT_EVERY") or (3 if util.MICROPYTHON else 1))
 
-# The board allocates the real-file-system test's 32 kB RAM device at import,
-# while its heap is in one piece: after the workloads it may not be.
-_DEVICE = bytearray(64 * 512) if util.ON_BOARD else None
-
 # Totals, printed by the tests and collected by tools/fuzz.py.
 tried = {}
 
@@ -342,5 +338,5 @@ def test_power_cuts_under_the_real_littlefs_and_fat_drivers():
 
     for kind in ("lfs2", "fat"):
         ops, n = vfsdev.run(kind, ops=int(util.env("DORA_VFS_OPS") or util.size(400, 40)),
-                            every=int(util.env("DORA_VFS_EVERY") or 1), device=_DEVICE)
+                            every=int(util.env("DORA_VFS_EVERY") or 1))
         _count("real %s: %d block programs/erases" % (kind, ops), n)
