@@ -31,7 +31,7 @@ from board_repl import BoardError, EmulatedBoard, ScriptError  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORE = os.path.join(ROOT, "host_tests", "core")
 ON_BOARD = os.path.join(ROOT, "host_tests", "emulated")
-RAM_BLOCKS = 48  # 24 kB of the board's heap: lease files and one test module
+RAM_BLOCKS = 72  # 36 kB of the board's heap: lease files and one test module
 
 MODULE_TIMEOUT = 600  # real seconds one test module may take in the emulator
 

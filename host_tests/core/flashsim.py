@@ -2,11 +2,13 @@
 # in for the board's file system; it is test code and never goes on a board.
 #
 # It implements the file-system interface LeaseStore takes (open, size,
-# rename, remove, sync) in memory, and journals every byte written and every
-# rename in order.  state_at(k) / cuts(points) rebuild the files as a power
-# cut after the k-th journal step would leave them: each byte of a write is
-# one step (a write torn anywhere keeps the bytes before the cut), and each
-# rename one more.
+# rename, remove, sync) in memory, and journals every write and every rename
+# in order.  state_at(k) / cuts(points) rebuild the files as a power cut
+# after the k-th step would leave them: a write() call is one step to begin
+# it plus one per byte (a write torn anywhere keeps the bytes before the
+# cut), each create, rename and delete one more.  The journal keeps a write
+# as one record holding its bytes, not a record per byte, so that it fits
+# in the board's heap; kind(k) names what step k does.
 #
 # How a rename behaves at a cut (`rename=`):
 #   "atomic"  littlefs and POSIX: before the step the old name, after it the
@@ -41,10 +43,13 @@ class FlashSim:
             self.initial[k] = bytes(files[k])
         self.rename_mode = rename
         self.keep_journal = journal
-        # ("b", n) begins a write() call of n bytes; ("w", path, byte) one
-        # byte of it; ("t", path) creates/truncates; ("r", src, dst) renames;
-        # ("d", path) deletes.
+        # One record per operation: ("b", path, data) a write() call (its
+        # bytes stored, 1 + len(data) steps), ("t", path) creates/truncates,
+        # ("r", src, dst) renames, ("d", path) deletes (one step each).
+        # starts[i] is the step at which journal[i] begins.
         self.journal = []
+        self.starts = []
+        self.total_steps = 0
         self.write_calls = 0
         self.sync_calls = 0
         self._fail_writes = {}
@@ -54,6 +59,8 @@ class FlashSim:
     def _log(self, entry):
         if self.keep_journal:
             self.journal.append(entry)
+            self.starts.append(self.total_steps)
+            self.total_steps += _length(entry)
 
     # -- the interface LeaseStore uses --------------------------------------------
     def open(self, path, mode):
@@ -101,7 +108,29 @@ class FlashSim:
 
     # -- power cuts ---------------------------------------------------------------
     def steps(self):
-        return len(self.journal)
+        return self.total_steps
+
+    def record_at(self, k):
+        """The index of the journal record step k belongs to."""
+        lo, hi = 0, len(self.starts) - 1
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self.starts[mid] <= k:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo
+
+    def kind(self, k):
+        """What step k does: "b" begins a write, "w" stores one byte of it,
+        "t" creates, "r" renames, "d" deletes."""
+        i = self.record_at(k)
+        e = self.journal[i]
+        return "w" if e[0] == "b" and k > self.starts[i] else e[0]
+
+    def count(self, kind):
+        """How many records of `kind` ("b", "t", "r", "d") the journal holds."""
+        return sum(1 for e in self.journal if e[0] == kind)
 
     def state_at(self, k, tail="cut"):
         """A new FlashSim holding the files as they were after k steps."""
@@ -116,34 +145,41 @@ class FlashSim:
         for name in self.initial:
             files[name] = bytearray(self.initial[name])
         j = self.journal
-        i = 0
-        last_b = -1  # index of the ("b", n) that began the write under way
+        i = 0  # records before i are applied whole
         for k in points:
-            while i < k:
-                e = j[i]
-                if e[0] == "w":
-                    files[e[1]].append(e[2])
-                elif e[0] == "b":
-                    last_b = i
-                elif e[0] == "t":
-                    files[e[1]] = bytearray()
-                elif e[0] == "r":
-                    files[e[2]] = files.pop(e[1])
-                elif e[0] == "d":
-                    files.pop(e[1], None)
+            while i < len(j) and self.starts[i] + _length(j[i]) <= k:
+                _apply(files, j[i])
                 i += 1
             snap = files
-            if tail != "cut" and k < len(j) and j[k][0] == "w" and last_b >= 0:
-                # Cut inside a write: its remaining bytes show up too.
-                path = j[k][1]
-                done = k - last_b - 1
-                rest = j[last_b][1] - done
-                snap = dict(files)
+            if i < len(j) and j[i][0] == "b" and k > self.starts[i]:
+                # Cut inside a write: the bytes before the cut are there, and
+                # unless tail is "cut" its remaining bytes show up too.
+                path, data = j[i][1], j[i][2]
+                done = k - self.starts[i] - 1
                 f = bytearray(files[path])
-                for r in range(rest):
-                    f.append(0xFF if tail == "erased" else (0xA5 ^ (r * 29 + k)) & 0xFF)
+                f.extend(data[:done])
+                if tail != "cut":
+                    for r in range(len(data) - done):
+                        f.append(0xFF if tail == "erased" else (0xA5 ^ (r * 29 + k)) & 0xFF)
+                snap = dict(files)
                 snap[path] = f
             yield FlashSim(snap, rename=rename or self.rename_mode)
+
+
+def _length(entry):
+    """The steps a journal record takes."""
+    return 1 + len(entry[2]) if entry[0] == "b" else 1
+
+
+def _apply(files, e):
+    if e[0] == "b":
+        files[e[1]].extend(e[2])
+    elif e[0] == "t":
+        files[e[1]] = bytearray()
+    elif e[0] == "r":
+        files[e[2]] = files.pop(e[1])
+    elif e[0] == "d":
+        files.pop(e[1], None)
 
 
 class _Writer:
@@ -158,10 +194,9 @@ class _Writer:
         sim.write_calls += 1
         keep = sim._fail_writes.get(sim.write_calls, -1)
         n = len(data) if keep < 0 else keep
-        sim._log(("b", n))
-        for b in data[:n]:
-            f.append(b)
-            sim._log(("w", self.path, b))
+        kept = data[:n]
+        f.extend(kept)
+        sim._log(("b", self.path, kept))
         if keep >= 0:
             sim.failures += 1
             raise OSError(ENOSPC)

@@ -152,7 +152,9 @@ def drive(s, ops, seed, steps, stations, rng=None):
         for slot in list(acked):
             if cur.get(slot) != acked[slot]:
                 del acked[slot]  # released, declined or taken over since
-        checkpoints.append((steps(), dict(acked)))
+        last = checkpoints[-1][1]
+        # An unchanged set is shared, not copied: the checkpoints fit a board.
+        checkpoints.append((steps(), last if acked == last else dict(acked)))
         now += 1 + rng.below(3)
     return checkpoints, ever
 
@@ -223,20 +225,40 @@ def check_double_cuts(flash, checkpoints, ever, points):
 def sampled_points(flash, every):
     """Cut points: every step of every `every`-th write() call, the first and
     last byte of all the others, and both sides of every create and rename."""
-    points = set()
-    j = flash.journal
+    points = Points(flash.steps())
     write_no = 0
-    for i in range(len(j)):
-        if j[i][0] != "b":
-            if j[i][0] != "w":
-                points.update((i, i + 1))
+    for e, i in zip(flash.journal, flash.starts):
+        if e[0] != "b":
+            points.add(i)
+            points.add(i + 1)
             continue
-        end = i + 1
-        while end < len(j) and j[end][0] == "w":
-            end += 1
+        end = i + 1 + len(e[2])
         if write_no % every == 0:
-            points.update(range(i, end + 1))
+            for k in range(i, end + 1):
+                points.add(k)
         else:
-            points.update((i + 1, i + 2, end - 1, end))
+            for k in (i + 1, i + 2, end - 1, end):
+                points.add(k)
         write_no += 1
-    return sorted(p for p in points if 0 <= p <= len(j))
+    return points
+
+
+class Points:
+    """Ascending cut points in 0..last, one byte per step: a list or set of
+    them does not fit the board's heap beside the workload."""
+
+    def __init__(self, last):
+        self.marks = bytearray(last + 1)
+
+    def add(self, k):
+        if 0 <= k < len(self.marks):
+            self.marks[k] = 1
+
+    def __iter__(self):
+        marks = self.marks
+        for k in range(len(marks)):
+            if marks[k]:
+                yield k
+
+    def __len__(self):
+        return sum(self.marks)

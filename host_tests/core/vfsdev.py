@@ -22,24 +22,35 @@ _counter = [0]
 
 class RamDev:
     """A RAM block device; `erases` counts littlefs's block erases, and
-    `wear[block]` the erases of each block."""
+    `wear[block]` the erases of each block.  The bytes are one bytearray per
+    block, not one for the device: a board's heap has no 32 kB in one piece."""
 
-    def __init__(self, data=None, block_size=_BS, blocks=_BLOCKS):
+    def __init__(self, chunks=None, block_size=_BS, blocks=_BLOCKS):
         self.bs = block_size
         self.blocks = blocks
-        self.data = bytearray(data) if data is not None else bytearray(b"\xff" * (block_size * blocks))
+        if chunks is None:
+            chunks = [bytearray(block_size) for _ in range(blocks)]
+            _erase(chunks)
+        self.chunks = chunks  # given ones are used as they are (the replay reuses them)
         self.ops = None  # [(offset, bytes or None = erase)] once recording
         self.erases = 0
         self.programs = 0
         self.wear = [0] * blocks
 
     def readblocks(self, block, buf, off=0):
-        a = block * self.bs + off
-        buf[:] = self.data[a : a + len(buf)]
+        n = len(buf)
+        done = 0
+        while done < n:
+            c = self.chunks[block]
+            take = min(self.bs - off, n - done)
+            buf[done : done + take] = c[off : off + take]
+            done += take
+            block += 1
+            off = 0
 
     def writeblocks(self, block, buf, off=None):
         a = block * self.bs + (off or 0)
-        self.data[a : a + len(buf)] = buf
+        _put(self.chunks, self.bs, a, buf)
         self.programs += 1
         if self.ops is not None:
             self.ops.append((a, bytes(buf)))
@@ -50,13 +61,25 @@ class RamDev:
         if op == 5:
             return self.bs
         if op == 6:  # erase (littlefs)
-            a = arg * self.bs
-            self.data[a : a + self.bs] = b"\xff" * self.bs
+            _erase(self.chunks[arg : arg + 1])
             self.erases += 1
             self.wear[arg] += 1
             if self.ops is not None:
-                self.ops.append((a, None))
+                self.ops.append((arg * self.bs, None))
         return 0
+
+
+def _put(chunks, bs, a, data):
+    """Write `data` at byte offset a of the blocks `chunks`."""
+    done = 0
+    n = len(data)
+    while done < n:
+        c = chunks[a // bs]
+        o = a % bs
+        take = min(bs - o, n - done)
+        c[o : o + take] = data[done : done + take]
+        done += take
+        a += take
 
 
 def _mount(kind, dev, **opts):
@@ -76,19 +99,34 @@ def littlefs(block_size=4096, blocks=212, progsize=256):
     return dev, _mount("lfs2", dev, progsize=progsize)
 
 
-def _image(initial, ops, k, torn):
-    d = bytearray(initial)
+def _erase(chunks):
+    erased = b"\xff" * len(chunks[0]) if chunks else b""
+    for c in chunks:
+        c[:] = erased
+    return chunks
+
+
+def _written(chunks):
+    """[(offset, bytes)] of the blocks that are not erased."""
+    erased = b"\xff" * _BS
+    return [(i * _BS, bytes(c)) for i, c in enumerate(chunks) if c != erased]
+
+
+def _image(chunks, initial, ops, k, torn):
+    """Fill the blocks `chunks` with the device as a cut after op k leaves it."""
+    _erase(chunks)
+    for a, b in initial:
+        _put(chunks, _BS, a, b)
     for i in range(k):
         a, b = ops[i]
         if b is None:
-            d[a : a + _BS] = b"\xff" * _BS
+            _erase(chunks[a // _BS : a // _BS + 1])
         else:
-            d[a : a + len(b)] = b
+            _put(chunks, _BS, a, b)
     if torn and k < len(ops) and ops[k][1] is not None:
         a, b = ops[k]
-        h = len(b) // 2
-        d[a : a + h] = b[:h]
-    return d
+        _put(chunks, _BS, a, b[: len(b) // 2])
+    return chunks
 
 
 def _server(point):
@@ -99,12 +137,12 @@ def _server(point):
     return s
 
 
-def run(kind, ops=120, every=3):
+def run(kind, ops=120, every=3, blocks=_BLOCKS):
     """Returns (device ops recorded, cut points checked)."""
-    dev = RamDev()
+    dev = RamDev(blocks=blocks)
     (vfs.VfsLfs2 if kind == "lfs2" else vfs.VfsFat).mkfs(dev)
     point = _mount(kind, dev)
-    initial = bytes(dev.data)
+    initial = _written(dev.chunks)  # what mkfs wrote: a few blocks, not a copy of the device
     dev.ops = []
     s = _server(point)
     # The workload: the runner's commit rule, acknowledgements per step.
@@ -112,10 +150,12 @@ def run(kind, ops=120, every=3):
     checkpoints, ever = powercut.drive(s, ops, 13, steps, 12)
     s.store.close()
     vfs.umount(point)
+    ops, image = dev.ops, dev.chunks  # the device's blocks hold each cut's image
+    dev = None
     n = 0
-    for k in range(0, len(dev.ops) + 1, every):
+    for k in range(0, len(ops) + 1, every):
         for torn in (False, True):
-            d = RamDev(_image(initial, dev.ops, k, torn))
+            d = RamDev(_image(image, initial, ops, k, torn), blocks=blocks)
             try:
                 p = _mount(kind, d)
             except OSError as e:
@@ -135,4 +175,4 @@ def run(kind, ops=120, every=3):
             finally:
                 vfs.umount(p)
             n += 1
-    return len(dev.ops), n
+    return len(ops), n
