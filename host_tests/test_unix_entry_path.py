@@ -21,8 +21,9 @@ def interpreters():
     """The venv's unix port, and a 32-bit build when DORA_MICROPYTHON_32
     names one (the boards' small-int width)."""
     found = [("64-bit", os.path.join(ROOT, ".venv", "bin", "micropython"))]
-    if os.getenv("DORA_MICROPYTHON_32"):
-        found.append(("32-bit", os.environ["DORA_MICROPYTHON_32"]))
+    mp32 = os.getenv("DORA_MICROPYTHON_32") or os.getenv("MP32")  # MP32: exported by mk/kit.mk
+    if mp32 and os.path.exists(mp32):
+        found.append(("32-bit", mp32))
     return found
 
 

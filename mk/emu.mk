@@ -6,7 +6,6 @@
 #   make board-shell     boot the image and open mpremote on its REPL
 #   make board-figures   the board's memory and CPU figures (bench/board.py)
 
-KIT ?= ../shared/kit
 EMU_IMAGE ?= $(PICOW_IMAGE)
 EMU_BOOTROM ?= $(KIT)/rp2040-bootrom.bin
 EMU_MPY_CROSS ?= $(KIT_MPY_CROSS)

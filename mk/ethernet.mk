@@ -13,7 +13,6 @@
 #                                           simulated clock, reset to serving,
 #                                           free heap with 253 leases
 
-KIT ?= ../shared/kit
 W5500_IMAGE ?= $(if $(MICROPY_DIR),$(MICROPY_DIR)/ports/rp2/build-W5500_EVB_PICO/firmware.elf)
 RP2040_BOOTROM ?= $(abspath $(KIT)/rp2040-bootrom.bin)
 export W5500_IMAGE RP2040_BOOTROM

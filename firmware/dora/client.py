@@ -502,7 +502,8 @@ class Client:
         if has_addr:
             copy(out, D.OFF_CIADDR, self.addr, 0, 4)
         elif self.broadcast_flag and kind != D.DECLINE:
-            # No address yet: ask for broadcast replies (platform.md).
+            # No address yet: ask for broadcast replies (dnsmasq and Kea
+            # would otherwise unicast to an address we do not hold yet).
             out[D.OFF_FLAGS] = D.FLAG_BROADCAST
         w.byte(D.OPT_MESSAGE_TYPE, kind)
         cid = self.client_id

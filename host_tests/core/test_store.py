@@ -288,9 +288,9 @@ def test_a_damaged_file_loads_in_a_small_heap_on_both_builds():
 
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     builds = [os.path.join(root, ".venv/bin/micropython")]
-    kit32 = os.getenv("DORA_MICROPYTHON_32") or (
-        "/work/kitbuild/micropython-kit-v1.28.0/micropython/ports/unix/build-standard-32bit/micropython")
-    if os.path.exists(kit32):
+    # MP32: the 32-bit unix port make test builds from the kit (mk/kit.mk).
+    kit32 = os.getenv("DORA_MICROPYTHON_32") or os.getenv("MP32") or ""
+    if kit32 and os.path.exists(kit32):
         builds.append(kit32)
     builds = [b for b in builds if os.path.exists(b)]
     if not builds:
