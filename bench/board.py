@@ -70,7 +70,7 @@ def measure(image, bootrom, mpy_cross):
     figs = {}
     with tempfile.TemporaryDirectory() as tmp:
         packets = os.path.join(tmp, "packets.mpy")
-        subprocess.run([mpy_cross, "-march=armv6m", "-o", packets, os.path.join(ROOT, "host_tests", "core", "packets.py")], check=True)
+        subprocess.run([mpy_cross, "-march=armv6m", "-o", packets, os.path.join(ROOT, "tools", "dora_lab", "packets.py")], check=True)
         with open(packets, "rb") as f:
             packets_mpy = f.read()
     with EmulatedBoard(image, bootrom) as board:

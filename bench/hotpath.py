@@ -3,8 +3,8 @@
 # file) fed by an in-process fake socket that plays clients doing
 # DISCOVER -> REQUEST -> RELEASE, each with a new MAC, 4 in flight.
 #
-#   PYTHONPATH=firmware:host_tests/core python3 bench/hotpath.py N LEASEFILE   (CPython: cProfile)
-#   MICROPYPATH=build:host_tests/core:.frozen micropython bench/hotpath.py N LEASEFILE
+#   PYTHONPATH=firmware:tools/dora_lab python3 bench/hotpath.py N LEASEFILE   (CPython: cProfile)
+#   MICROPYPATH=build:tools/dora_lab:.frozen micropython bench/hotpath.py N LEASEFILE
 #
 # Prints one JSON line: exchanges/s of the core alone (no profiler), and
 # per-function inclusive time (wrappers around the main methods: same method

@@ -42,7 +42,7 @@ sys.path.insert(0, os.path.join(ROOT, "host_tests", "system"))
 import servers as SV  # noqa: E402
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import board  # noqa: E402
-from netns import Lab, available, stop_process  # noqa: E402
+from dora_lab.netns import Lab, available, stop_process  # noqa: E402
 
 OUT = os.path.join(HERE, "out")
 REPORT = os.path.join(HERE, "REPORT.md")

@@ -2,7 +2,7 @@
 # pytest runs on CPython: every module-level test_* function is called, an
 # AssertionError or any other exception is a failure, util.SkipTest a skip.
 #
-#   MICROPYPATH=firmware:host_tests/core:.frozen micropython host_tests/mp_runner.py [module ...]
+#   MICROPYPATH=firmware:host_tests/core:tools/dora_lab:.frozen micropython host_tests/mp_runner.py [module ...]
 #
 # Prints one line per failure with its traceback and closes with the line
 # "N passed, N failed, N skipped".  Exit status 1 when anything failed.

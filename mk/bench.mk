@@ -2,7 +2,7 @@
 # the peers (micropython-captive-dhcp-server, dnsmasq, udhcpd, Kea), in one
 # run of under 10 minutes on 2 cores.  Writes bench/REPORT.md and prints it;
 # raw figures and logs go to bench/out/ (ignored by git).  Needs root: it
-# builds network namespaces (host_tests/system/netns.py) and uses raw
+# builds network namespaces (tools/dora_lab/netns.py) and uses raw
 # sockets and strace.  See docs/bench.md.
 #
 #   make bench                      the whole run

@@ -1,5 +1,5 @@
 # Mutation fuzzing of the server, shared by test_fuzz.py (bounded, in
-# `make test`) and tools/fuzz.py (long runs).  Runs on both interpreters: a
+# `make test`) and host_tests/long/fuzz.py (long runs).  Runs on both interpreters: a
 # PRNG of our own so that a seed gives the same packets everywhere.
 
 from dora import dhcp as D
