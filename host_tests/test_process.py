@@ -15,6 +15,7 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "core"))
 import packets as P  # noqa: E402
+from dora import dhcp as D
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -88,16 +89,16 @@ class Station:
 
     def dora(self, i):
         m = P.mac(i)
-        off = self.ask(P.request(1, m, xid=i), i)
+        off = self.ask(P.request(D.DISCOVER, m, xid=i), i)
         if not off:
             return None
-        ack = self.ask(P.request(3, m, xid=i, options=[(54, P.ip("127.0.4.1")), (50, bytes(off[16:20]))]), i)
-        if ack and P.options(ack)[53] == b"\x05":
+        ack = self.ask(P.request(D.REQUEST, m, xid=i, options=[(54, P.ip("127.0.4.1")), (50, bytes(off[16:20]))]), i)
+        if ack and P.options(ack)[53] == bytes([D.ACK]):
             return P.yiaddr(ack)
         return None
 
     def renew(self, i, addr):
-        ack = self.ask(P.request(3, P.mac(i), xid=10000 + i, ciaddr=P.ip(addr)), i)
+        ack = self.ask(P.request(D.REQUEST, P.mac(i), xid=10000 + i, ciaddr=P.ip(addr)), i)
         return P.options(ack)[53][0] if ack else None
 
 
@@ -135,7 +136,7 @@ def test_sigkill_mid_run_loses_no_acknowledged_lease(micropython, tmp_path):
         restored = [ln for ln in lines if "lease(s) restored" in ln]
         assert restored and ("%d lease(s) restored" % len(acked)) in restored[0], lines
         for i, a in acked.items():
-            assert st.renew(i, a) == 5, (i, a)
+            assert st.renew(i, a) == D.ACK, (i, a)
         # A new client gets none of the restored addresses.
         assert st.dora(500) not in acked.values()
     finally:

@@ -31,6 +31,9 @@ import board  # noqa: E402
 from dora_lab import loopback  # noqa: E402
 from dora_lab import packets as P  # noqa: E402
 
+sys.path.insert(0, os.path.join(ROOT, "firmware"))
+from dora import dhcp as D  # noqa: E402
+
 VENV_BIN = os.path.join(ROOT, ".venv", "bin")
 
 
@@ -81,15 +84,15 @@ class Trial:
 
     def exchange(self, i, release):
         m = P.mac(i)
-        off = self.ask(P.request(1, m, xid=i))
-        if not off or P.options(off).get(53) != b"\x02":
+        off = self.ask(P.request(D.DISCOVER, m, xid=i))
+        if not off or P.options(off).get(53) != bytes([D.OFFER]):
             return None
         ip = bytes(off[16:20])
-        ack = self.ask(P.request(3, m, xid=i, options=[(54, P.ip(loopback.SERVER_ADDRESS)), (50, ip)]))
-        if not ack or P.options(ack).get(53) != b"\x05":
+        ack = self.ask(P.request(D.REQUEST, m, xid=i, options=[(54, P.ip(loopback.SERVER_ADDRESS)), (50, ip)]))
+        if not ack or P.options(ack).get(53) != bytes([D.ACK]):
             return None
         if release:
-            self.sock.sendto(P.request(7, m, xid=i, ciaddr=ip, options=[(54, P.ip(loopback.SERVER_ADDRESS))]), ("127.0.0.1", self.sp))
+            self.sock.sendto(P.request(D.RELEASE, m, xid=i, ciaddr=ip, options=[(54, P.ip(loopback.SERVER_ADDRESS))]), ("127.0.0.1", self.sp))
         return ip
 
     def stop(self):
@@ -124,7 +127,7 @@ def churn_ok(workdir, mpy_dir, heapsize):
         if None in got:
             return False, "first fill stopped at %d" % got.index(None)
         for i, ip in enumerate(got):
-            t.sock.sendto(P.request(7, P.mac(i), xid=i, ciaddr=ip, options=[(54, P.ip(loopback.SERVER_ADDRESS))]), ("127.0.0.1", t.sp))
+            t.sock.sendto(P.request(D.RELEASE, P.mac(i), xid=i, ciaddr=ip, options=[(54, P.ip(loopback.SERVER_ADDRESS))]), ("127.0.0.1", t.sp))
             if i % 8 == 7:
                 time.sleep(0.005)  # RELEASE has no answer: pace them, or the socket queue drops some
         time.sleep(0.2)
@@ -132,8 +135,8 @@ def churn_ok(workdir, mpy_dir, heapsize):
         if None in again:
             return False, "second fill stopped at %d" % again.index(None)
         for i, ip in enumerate(again):
-            r = t.ask(P.request(3, P.mac(1000 + i), xid=5000 + i, ciaddr=ip))
-            if not r or P.options(r).get(53) != b"\x05":
+            r = t.ask(P.request(D.REQUEST, P.mac(1000 + i), xid=5000 + i, ciaddr=ip))
+            if not r or P.options(r).get(53) != bytes([D.ACK]):
                 return False, "renewal %d failed" % i
         return True, "ok"
     finally:
