@@ -63,8 +63,8 @@ def helpers():
     """The core helper modules some core file imports (a script such as
     heapload.py, run as a subprocess, is not one), util first."""
     names = set()
-    for m in core_modules():
-        with open(os.path.join(CORE, m + ".py")) as f:
+    for path in [os.path.join(CORE, m + ".py") for m in core_modules()] + [os.path.join(ON_BOARD, "board_runner.py")]:
+        with open(path) as f:
             names.update(re.findall(r"^\s*(?:from|import)\s+(\w+)", f.read(), re.MULTILINE))
     lab = sorted(f[:-3] for f in os.listdir(LAB) if f.endswith(".py"))
     found = [m for m in core_modules() + lab if m in names and not m.startswith("test_")]
