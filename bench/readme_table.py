@@ -5,7 +5,7 @@ highest) of every figure over the runs, between its two marker lines.
 
     python3 bench/readme_table.py [--runs 3] [--quick] [--max-load X] [--readme README.md]
 
-Before each run it waits (at most 5 minutes) for the 1-minute load average
+Before each run it waits (at most --wait seconds, 5 minutes) for the 1-minute load average
 to fall to the quiet limit (load.py: 0.25 per CPU unless --max-load says
 otherwise); if it does not, it says so in one line and writes nothing.
 Each run's report and raw figures stay in bench/out/readme-run-N.*.
@@ -32,9 +32,9 @@ ROWS = [
 ]
 
 
-def run_once(n, quick, max_load):
+def run_once(n, quick, max_load, wait_s):
     """One speed run on a quiet machine: (results, None) or (None, why not)."""
-    snap, why = load.wait_quiet(max_load, say=lambda line: print("bench-readme: " + line, flush=True))
+    snap, why = load.wait_quiet(max_load, wait_s, say=lambda line: print("bench-readme: " + line, flush=True))
     if why:
         return None, why
     results = os.path.join(OUT, "readme-run-%d.json" % n)
@@ -98,11 +98,12 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="shorter steps (to try the plumbing; not for publishing)")
     ap.add_argument("--max-load", type=float, help="the quiet limit on the 1-minute load average (default: %.2f per CPU)"
                     % load.QUIET_PER_CPU)
+    ap.add_argument("--wait", type=float, default=300, help="seconds to wait for a quiet machine before each run")
     ap.add_argument("--readme", default=os.path.join(ROOT, "README.md"))
     a = ap.parse_args(argv)
     runs = []
     for n in range(1, a.runs + 1):
-        res, why = run_once(n, a.quick, a.max_load)
+        res, why = run_once(n, a.quick, a.max_load, a.wait)
         if why:
             print("bench-readme: not a quiet machine before run %d (%s): the README is not written" % (n, why))
             return 1
