@@ -26,7 +26,9 @@ def free_port_pair():
 
 def start(mp, tmp_path, mppath, **over):
     sp, _ = over.pop("ports")
-    cfg = loopback.server_config(sp, str(tmp_path / "leases.dat"), lease_time=600, run_seconds=60, **over)
+    fields = dict(lease_time=600, run_seconds=60)
+    fields.update(over)
+    cfg = loopback.server_config(sp, str(tmp_path / "leases.dat"), **fields)
     path = tmp_path / "cfg.json"
     path.write_text(json.dumps(cfg))
     env = dict(os.environ, MICROPYPATH=mppath)

@@ -115,7 +115,7 @@ def run(image, bootrom, mpy_cross, names=(), log=print):
     board = EmulatedBoard(image, bootrom, max_wall=3600)
     board.start()
     try:
-        board.exec(open(os.path.join(ON_BOARD, "ramdisk.py")).read())
+        board.exec(open(os.path.join(LAB, "ramdisk.py")).read())
         log(board.exec(SETUP % RAM_BLOCKS).strip())
         # Helpers are imported once and their files removed: they stay in the
         # heap for every test module, the RAM disk keeps room for lease files.

@@ -1,7 +1,7 @@
 # Heap figures of the runner's receive rounds and reply buffers, on the
 # MicroPython unix port (64-bit or the 32-bit build), over loopback UDP:
 #
-#   MICROPYPATH=firmware:host_tests/core:tools/dora_lab:.frozen micropython tools/mp_reply_heap.py
+#   MICROPYPATH=firmware:tools/dora_lab:.frozen micropython tools/mp_reply_heap.py
 #
 # - per receive round: what Runner.round() allocates (micropython.mem_total,
 #   every byte handed out) and what it leaves allocated until the next

@@ -1,6 +1,6 @@
 # Runs on the board for bench/board.py: dora's heap and CPU figures on the
-# emulated Pico W, with the frozen dora.  Needs ramdisk.py's mount() and the
-# core tests' packets module.  Prints one "FIG name value" line per figure.
+# emulated Pico W, with the frozen dora.  Needs tools/dora_lab's ramdisk.py
+# mount() and packets module.  Prints one "FIG name value" line per figure.
 #
 # CPU time comes from the emulator's cycle counter (tools/emu/cycle-counter.mjs),
 # read through machine.mem32 as a small int so that reading it allocates
