@@ -53,6 +53,11 @@ def mark(ok):
     return "**met**" if ok else "**missed**"
 
 
+def trials(bisect):
+    """A bisection's trials as text: heapsize in K and whether it passed."""
+    return ", ".join("%dK %s" % (h // 1024, "y" if g else "n") for h, g in bisect)
+
+
 def versions(loads=None):
     def first(argv):
         try:
@@ -144,8 +149,8 @@ def memory(add, res, sizes, peer_sizes, peer_why):
         add("- dora's churn (ample heap): %s." % ", ".join(
             "%s %s" % (p["phase"], {k: v for k, v in p.items() if k in ("bound", "renewed", "failed", "released")}) for p in dc if not p["phase"].startswith("wait")))
     add("- Bisection trials (heapsize: passes?): dora %s; peer %s." % (
-        ", ".join("%dK %s" % (h // 1024, "y" if g else "n") for h, g in dm.get("bisect", [])),
-        ", ".join("%dK %s" % (h // 1024, "y" if g else "n") for h, g in pm.get("bisect", [])) or "-"))
+        trials(dm.get("bisect", [])),
+        trials(pm.get("bisect", [])) or "-"))
     add("")
     imports = dict((k.split(".")[-1] + ".mpy", v) for k, v in mem.get("imports", []))
     add("| .mpy file (dora) | bytes on flash | heap after import (64-bit, collected) |")
@@ -188,7 +193,7 @@ def client(add, res):
         add("| heap after importing %s (collected) | %s |" % (mod, fmt(b)))
     add("")
     add("- Errors counted by the client: %s; bisection trials (heapsize: passes?): %s." % (
-        fmt(m.get("errors")), ", ".join("%dK %s" % (h // 1024, "y" if g else "n") for h, g in cl.get("bisect", []))))
+        fmt(m.get("errors")), trials(cl.get("bisect", []))))
     add("- The client's decisions (dora/client.py) allocate nothing (host_tests/core/test_client_alloc.py under "
         "heap_lock); what is counted here is the asyncio edge: each datagram and peer address recvfrom makes, "
         "the events, and asyncio's waits.")
