@@ -25,8 +25,10 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
+sys.path.insert(0, os.path.join(ROOT, "firmware"))  # the codec's names for message types
 
 import leases as lease_tool  # noqa: E402
+from dora import dhcp as D  # noqa: E402
 from dora_lab import loopback  # noqa: E402
 from dora_lab import packets as P  # noqa: E402
 from dora_lab.paths import micropython_binary  # noqa: E402
@@ -183,8 +185,8 @@ class LoopbackStation:
         return None
 
     def join(self, server_id):
-        off = self.ask(1, [(12, self.name.encode())])
-        ack = self.ask(3, [(54, server_id), (50, bytes(off[16:20])), (12, self.name.encode())])
+        off = self.ask(D.DISCOVER, [(12, self.name.encode())])
+        ack = self.ask(D.REQUEST, [(54, server_id), (50, bytes(off[16:20])), (12, self.name.encode())])
         self.addr = P.yiaddr(ack)
         o = P.options(ack)
         print("   [%s] bound %s/%d router %s lease %ds" % (
@@ -192,12 +194,12 @@ class LoopbackStation:
             P.yiaddr(b"\0" * 16 + o[3]), int.from_bytes(o[51], "big")), flush=True)
 
     def renew(self):
-        ack = self.ask(3, ciaddr=P.ip(self.addr))
-        kind = {5: "ACK", 6: "NAK"}.get(P.options(ack)[53][0]) if ack else "no answer"
+        ack = self.ask(D.REQUEST, ciaddr=P.ip(self.addr))
+        kind = {D.ACK: "ACK", D.NAK: "NAK"}.get(P.options(ack)[53][0]) if ack else "no answer"
         print("   [%s] renewed %s: %s" % (self.name, self.addr, kind), flush=True)
 
     def release(self, server_id):
-        self.ask(7, [(54, server_id)], ciaddr=P.ip(self.addr))
+        self.ask(D.RELEASE, [(54, server_id)], ciaddr=P.ip(self.addr))
         print("   [%s] released %s" % (self.name, self.addr), flush=True)
 
 
