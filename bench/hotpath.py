@@ -3,8 +3,8 @@
 # file) fed by an in-process fake socket that plays clients doing
 # DISCOVER -> REQUEST -> RELEASE, each with a new MAC, 4 in flight.
 #
-#   PYTHONPATH=firmware:host_tests/core python3 bench/hotpath.py N LEASEFILE   (CPython: cProfile)
-#   MICROPYPATH=build:host_tests/core:.frozen micropython bench/hotpath.py N LEASEFILE
+#   PYTHONPATH=firmware:tools/dora_lab python3 bench/hotpath.py N LEASEFILE   (CPython: cProfile)
+#   MICROPYPATH=build:tools/dora_lab:.frozen micropython bench/hotpath.py N LEASEFILE
 #
 # Prints one JSON line: exchanges/s of the core alone (no profiler), and
 # per-function inclusive time (wrappers around the main methods: same method
@@ -16,6 +16,7 @@ import time
 
 from dora import config, runner
 from dora import compat
+from dora import dhcp as D
 import packets as P
 
 N = int(sys.argv[1])
@@ -51,7 +52,7 @@ class FakeSock:
     def start(self):
         i = self.next_client
         self.next_client += 1
-        self.q.append(P.request(1, P.mac(i), xid=i, flags=0x8000, options=[(61, b"\x01" + P.mac(i))]))
+        self.q.append(P.request(D.DISCOVER, P.mac(i), xid=i, flags=0x8000, options=[(61, b"\x01" + P.mac(i))]))
 
     def recvfrom(self, n):
         if not self.q:
@@ -65,12 +66,12 @@ class FakeSock:
         m = P.mac(xid)
         if t == 2:
             ip = bytes(data[16:20])
-            self.q.append(P.request(3, m, xid=xid, flags=0x8000,
+            self.q.append(P.request(D.REQUEST, m, xid=xid, flags=0x8000,
                                     options=[(61, b"\x01" + m), (50, ip), (54, SID)]))
         elif t == 5:
             self.done += 1
             ip = bytes(data[16:20])
-            self.q.append(P.request(7, m, xid=xid, ciaddr=ip, options=[(61, b"\x01" + m), (54, SID)]))
+            self.q.append(P.request(D.RELEASE, m, xid=xid, ciaddr=ip, options=[(61, b"\x01" + m), (54, SID)]))
         else:
             self.failed += 1
 

@@ -6,7 +6,7 @@
 # every 5 s.  Prints one line of figures per workload.
 #
 #   make bench-wear
-#   MICROPYPATH=firmware:host_tests/core:.frozen micropython bench/wear.py \
+#   MICROPYPATH=firmware:host_tests/core:tools/dora_lab:.frozen micropython bench/wear.py \
 #       [--seconds 3600] [--rate 10] [--firmware DIR] [--only one,many,legit,level]
 #       [--level 20000] [--pool 64]      (pool: at most 239, from 192.168.4.16)
 #

@@ -2,16 +2,15 @@
 # pytest runs on CPython: every module-level test_* function is called, an
 # AssertionError or any other exception is a failure, util.SkipTest a skip.
 #
-#   MICROPYPATH=firmware:host_tests/core:.frozen micropython host_tests/mp_runner.py [module ...]
+#   MICROPYPATH=firmware:host_tests/core:tools/dora_lab:.frozen micropython host_tests/mp_runner.py [module ...]
 #
 # Prints one line per failure with its traceback and closes with the line
 # "N passed, N failed, N skipped".  Exit status 1 when anything failed.
 
-import gc
 import os
 import sys
 
-import util
+from testrun import run_tests
 
 
 def modules(argv):
@@ -31,24 +30,10 @@ def main():
             sys.print_exception(e)
             failed += 1
             continue
-        tests = sorted(k for k in dir(mod) if k.startswith("test_"))
-        for t in tests:
-            fn = getattr(mod, t)
-            if not callable(fn):
-                continue
-            try:
-                fn()
-                passed += 1
-            except util.SkipTest as e:
-                skipped += 1
-                print("SKIP %s.%s: %s" % (name, t, e))
-            except Exception as e:
-                failed += 1
-                print("FAIL %s.%s" % (name, t))
-                sys.print_exception(e)
-            # A test that failed while measuring must not leave gc off.
-            gc.enable()
-            gc.collect()
+        p, f, s = run_tests(mod, name)
+        passed += p
+        failed += f
+        skipped += s
     print("micropython: %d passed, %d failed, %d skipped" % (passed, failed, skipped))
     sys.exit(1 if failed else 0)
 

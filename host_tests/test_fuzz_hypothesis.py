@@ -141,10 +141,10 @@ def test_every_acked_binding_survives_a_restart(seq):
         c = stations[who]
         if op == "d" or c.addr is None:
             addr = c.discover(now)
-            if addr and c.request(addr, now) == 5:
+            if addr and c.request(addr, now) == D.ACK:
                 c.addr = addr
         elif op == "r":
-            if c.renew(now) != 5:
+            if c.renew(now) != D.ACK:
                 c.addr = None
         elif op == "l":
             c.release(now)

@@ -87,8 +87,7 @@ for _ in range(20):
 
 
 def test_sockets_pinned_to_different_interfaces_share_port_67(micropython, tmp_path):
-    sys.path.insert(0, os.path.join(ROOT, "host_tests", "system"))
-    import netns
+    from dora_lab import netns
 
     why = netns.available()
     if why:

@@ -13,38 +13,22 @@ import time
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "core"))
-import packets as P  # noqa: E402
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from dora import dhcp as D
+from dora_lab import loopback
+from dora_lab import packets as P
+from dora_lab.paths import ROOT
 
 
 def free_port_pair():
-    for _ in range(50):
-        s1 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s1.bind(("127.0.0.1", 0))
-        p = s1.getsockname()[1]
-        s1.close()
-        if p < 65000:
-            return p, p + 1
-    raise RuntimeError("no free ports")
+    p = loopback.free_port()
+    return p, p + 1
 
 
 def start(mp, tmp_path, mppath, **over):
-    sp, cp = over.pop("ports")
-    cfg = {
-        "address": "127.0.4.1",
-        "pool_start": "127.0.4.16",
-        "pool_end": "127.0.4.250",
-        "lease_time": 600,
-        "lease_file": str(tmp_path / "leases.dat"),
-        "broadcast": "127.0.0.1",
-        "bind_address": "127.0.0.1",
-        "server_port": sp,
-        "client_port": cp,
-        "run_seconds": 60,
-    }
-    cfg.update(over)
+    sp, _ = over.pop("ports")
+    fields = dict(lease_time=600, run_seconds=60)
+    fields.update(over)
+    cfg = loopback.server_config(sp, str(tmp_path / "leases.dat"), **fields)
     path = tmp_path / "cfg.json"
     path.write_text(json.dumps(cfg))
     env = dict(os.environ, MICROPYPATH=mppath)
@@ -88,16 +72,16 @@ class Station:
 
     def dora(self, i):
         m = P.mac(i)
-        off = self.ask(P.request(1, m, xid=i), i)
+        off = self.ask(P.request(D.DISCOVER, m, xid=i), i)
         if not off:
             return None
-        ack = self.ask(P.request(3, m, xid=i, options=[(54, P.ip("127.0.4.1")), (50, bytes(off[16:20]))]), i)
-        if ack and P.options(ack)[53] == b"\x05":
+        ack = self.ask(P.request(D.REQUEST, m, xid=i, options=[(54, P.ip(loopback.SERVER_ADDRESS)), (50, bytes(off[16:20]))]), i)
+        if ack and P.options(ack)[53] == bytes([D.ACK]):
             return P.yiaddr(ack)
         return None
 
     def renew(self, i, addr):
-        ack = self.ask(P.request(3, P.mac(i), xid=10000 + i, ciaddr=P.ip(addr)), i)
+        ack = self.ask(P.request(D.REQUEST, P.mac(i), xid=10000 + i, ciaddr=P.ip(addr)), i)
         return P.options(ack)[53][0] if ack else None
 
 
@@ -135,12 +119,25 @@ def test_sigkill_mid_run_loses_no_acknowledged_lease(micropython, tmp_path):
         restored = [ln for ln in lines if "lease(s) restored" in ln]
         assert restored and ("%d lease(s) restored" % len(acked)) in restored[0], lines
         for i, a in acked.items():
-            assert st.renew(i, a) == 5, (i, a)
+            assert st.renew(i, a) == D.ACK, (i, a)
         # A new client gets none of the restored addresses.
         assert st.dora(500) not in acked.values()
     finally:
         out = stop(proc)
     assert "renewals %d" % len(acked) in out, out
+
+
+def serves_ten_clients(mp, tmp_path, build):
+    """The server on `mp` from the .mpy files in `build` (no .py on the
+    path) gives ten clients ten different addresses."""
+    ports = free_port_pair()
+    proc, _ = start(mp, tmp_path, "%s:.frozen" % build, ports=ports)
+    st = Station(ports)
+    try:
+        got = [st.dora(i) for i in range(10)]
+    finally:
+        stop(proc)
+    assert None not in got and len(set(got)) == 10
 
 
 def test_server_runs_from_mpy_files(micropython, tmp_path):
@@ -150,14 +147,7 @@ def test_server_runs_from_mpy_files(micropython, tmp_path):
     # Built by the same tool as `make mpy`.
     build = tmp_path / "build"
     subprocess.run([sys.executable, os.path.join(ROOT, "tools", "board.py"), "mpy", "--out", str(build)], check=True)
-    ports = free_port_pair()
-    proc, _ = start(micropython, tmp_path, "%s:.frozen" % build, ports=ports)
-    st = Station(ports)
-    try:
-        got = [st.dora(i) for i in range(10)]
-    finally:
-        stop(proc)
-    assert None not in got and len(set(got)) == 10
+    serves_ten_clients(micropython, tmp_path, build)
     # The .py sources were not on the path: the .mpy files served.
     assert not any(f.endswith(".py") for f in os.listdir(build / "dora"))
 
@@ -183,14 +173,7 @@ def test_server_runs_from_x86_mpy_files_on_the_32bit_port(tmp_path):
     assert "mpy: loads on the unix port" in got.stdout and "(x86)" in got.stdout
     with open(build / "dora" / "leases.mpy", "rb") as f:
         assert f.read(4)[2] >> 2 == 1  # the header's architecture: 1 = x86
-    ports = free_port_pair()
-    proc, _ = start(mp32, tmp_path, "%s:.frozen" % build, ports=ports)
-    st = Station(ports)
-    try:
-        got = [st.dora(i) for i in range(10)]
-    finally:
-        stop(proc)
-    assert None not in got and len(set(got)) == 10
+    serves_ten_clients(mp32, tmp_path, build)
     mp64 = os.path.join(ROOT, ".venv", "bin", "micropython")
     if os.path.exists(mp64):
         env = dict(os.environ, MICROPYPATH="%s:.frozen" % build)

@@ -6,10 +6,10 @@
 
 import json
 import os
-import socket
 import subprocess
 
 import pytest
+from dora_lab.loopback import free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIRMWARE = os.path.join(ROOT, "firmware")
@@ -28,11 +28,8 @@ def interpreters():
 
 
 def ports():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return (p, p + 1) if p < 65000 else (40167, 40168)
+    p = free_port()
+    return p, p + 1
 
 
 def write(path, d):

@@ -2,7 +2,7 @@
 # the peers (micropython-captive-dhcp-server, dnsmasq, udhcpd, Kea), in one
 # run of under 10 minutes on 2 cores.  Writes bench/REPORT.md and prints it;
 # raw figures and logs go to bench/out/ (ignored by git).  Needs root: it
-# builds network namespaces (host_tests/system/netns.py) and uses raw
+# builds network namespaces (tools/dora_lab/netns.py) and uses raw
 # sockets and strace.  See docs/bench.md.
 #
 #   make bench                      the whole run
@@ -15,7 +15,7 @@
 BENCH_DEBS ?= iproute2 strace dnsmasq-base udhcpd kea-dhcp4-server kea-admin
 BENCH_ARGS ?=
 
-.PHONY: bench
+.PHONY: bench bench-readme
 bench: venv
 	@sh tools/install_debs.sh $(BENCH_DEBS)
 	$(PY) bench/run.py $(BENCH_ARGS)
@@ -28,3 +28,12 @@ BENCH_WEAR_ARGS ?=
 .PHONY: bench-wear
 bench-wear: venv
 	MICROPYPATH=$(MP_TESTS) $(MP) -X heapsize=64M bench/wear.py $(BENCH_WEAR_ARGS)
+
+# The README's speed table: the speed part three times, each on a quiet
+# machine (load.py's limit), the ranges written between the table's markers.
+# BENCH_README_ARGS="--runs 1 --quick --max-load 99 --readme /tmp/README.md"
+# tries the plumbing without touching the README.
+BENCH_README_ARGS ?=
+bench-readme: venv
+	@sh tools/install_debs.sh $(BENCH_DEBS)
+	$(PY) bench/readme_table.py $(BENCH_README_ARGS)

@@ -4,16 +4,15 @@
 
 SOAK_DAYS ?= 30
 DORA_FUZZ_COUNT ?= 200000
-ROBUST_PATH := firmware:host_tests/core:.frozen
 
 .PHONY: soak fuzz
 
 soak: venv
-	PYTHONPATH=firmware:host_tests/core $(PY) tools/soak.py $(SOAK_DAYS)
-	MICROPYPATH=$(ROBUST_PATH) $(MP) -X heapsize=4M tools/soak.py $(SOAK_DAYS)
-	MICROPYPATH=$(ROBUST_PATH) $(MP) -X heapsize=4M tools/soak.py $(SOAK_DAYS) --runner
+	PYTHONPATH=firmware:host_tests/core:tools/dora_lab $(PY) host_tests/long/soak.py $(SOAK_DAYS)
+	MICROPYPATH=$(MP_TESTS) $(MP) -X heapsize=4M host_tests/long/soak.py $(SOAK_DAYS)
+	MICROPYPATH=$(MP_TESTS) $(MP) -X heapsize=4M host_tests/long/soak.py $(SOAK_DAYS) --runner
 
 fuzz: venv
-	PYTHONPATH=firmware:host_tests/core DORA_FUZZ_COUNT=$(DORA_FUZZ_COUNT) $(PY) tools/fuzz.py
-	MICROPYPATH=$(ROBUST_PATH) DORA_FUZZ_COUNT=$(DORA_FUZZ_COUNT) $(MP) -X heapsize=64M tools/fuzz.py
+	PYTHONPATH=firmware:host_tests/core:tools/dora_lab DORA_FUZZ_COUNT=$(DORA_FUZZ_COUNT) $(PY) host_tests/long/fuzz.py
+	MICROPYPATH=$(MP_TESTS) DORA_FUZZ_COUNT=$(DORA_FUZZ_COUNT) $(MP) -X heapsize=64M host_tests/long/fuzz.py
 	DORA_HYPOTHESIS_EXAMPLES=20000 $(PY) -m pytest -q host_tests/test_fuzz_hypothesis.py

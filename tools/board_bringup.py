@@ -69,7 +69,7 @@ print(json.dumps(state))
 def bring_up(image, bootrom, timeout=300):
     """Returns {'output', 'error', 'serving', 'ap', 'emulator'}."""
     with EmulatedBoard(image, bootrom) as board:
-        board.exec(open(os.path.join(ROOT, "host_tests", "emulated", "ramdisk.py")).read())
+        board.exec(open(os.path.join(ROOT, "tools", "dora_lab", "ramdisk.py")).read())
         board.exec(PREPARE % RAM_BLOCKS)
         for src, dst in (
             ("boards/rp2040/board.json", "/board.json"),

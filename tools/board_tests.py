@@ -31,6 +31,7 @@ from board_repl import BoardError, EmulatedBoard, ScriptError  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORE = os.path.join(ROOT, "host_tests", "core")
 ON_BOARD = os.path.join(ROOT, "host_tests", "emulated")
+LAB = os.path.join(ROOT, "tools", "dora_lab")  # helpers the tests share with tools/ and bench/ (packets, polling)
 RAM_BLOCKS = 72  # 36 kB of the board's heap: lease files and one test module
 
 MODULE_TIMEOUT = 600  # real seconds one test module may take in the emulator
@@ -62,10 +63,11 @@ def helpers():
     """The core helper modules some core file imports (a script such as
     heapload.py, run as a subprocess, is not one), util first."""
     names = set()
-    for m in core_modules():
-        with open(os.path.join(CORE, m + ".py")) as f:
+    for path in [os.path.join(CORE, m + ".py") for m in core_modules()] + [os.path.join(ON_BOARD, "board_runner.py")]:
+        with open(path) as f:
             names.update(re.findall(r"^\s*(?:from|import)\s+(\w+)", f.read(), re.MULTILINE))
-    found = [m for m in core_modules() if m in names and not m.startswith("test_")]
+    lab = sorted(f[:-3] for f in os.listdir(LAB) if f.endswith(".py"))
+    found = [m for m in core_modules() + lab if m in names and not m.startswith("test_")]
     return sorted(found, key=lambda m: m != "util")
 
 
@@ -95,9 +97,10 @@ def imported_tests(name):
 def compile_all(mpy_cross, out):
     """armv6m .mpy of every core module; returns {name: bytes}."""
     files = {}
-    for name in core_modules():
+    for name in core_modules() + [m for m in helpers() if m not in core_modules()]:
         dst = os.path.join(out, name + ".mpy")
-        subprocess.run([mpy_cross, "-march=armv6m", "-o", dst, os.path.join(CORE, name + ".py")], check=True)
+        src = os.path.join(CORE if os.path.exists(os.path.join(CORE, name + ".py")) else LAB, name + ".py")
+        subprocess.run([mpy_cross, "-march=armv6m", "-o", dst, src], check=True)
         with open(dst, "rb") as f:
             files[name] = f.read()
     return files
@@ -112,7 +115,7 @@ def run(image, bootrom, mpy_cross, names=(), log=print):
     board = EmulatedBoard(image, bootrom, max_wall=3600)
     board.start()
     try:
-        board.exec(open(os.path.join(ON_BOARD, "ramdisk.py")).read())
+        board.exec(open(os.path.join(LAB, "ramdisk.py")).read())
         log(board.exec(SETUP % RAM_BLOCKS).strip())
         # Helpers are imported once and their files removed: they stay in the
         # heap for every test module, the RAM disk keeps room for lease files.

@@ -24,21 +24,20 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "host_tests", "core"))
-sys.path.insert(0, os.path.join(ROOT, "host_tests", "system"))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
+sys.path.insert(0, os.path.join(ROOT, "firmware"))  # the codec's names for message types
 
-import packets as P  # noqa: E402
 import leases as lease_tool  # noqa: E402
+from dora import dhcp as D  # noqa: E402
+from dora_lab import loopback  # noqa: E402
+from dora_lab import packets as P  # noqa: E402
+from dora_lab.paths import micropython_binary  # noqa: E402
 
 LEASE = 20  # seconds: short, so that the renewal (at T1 = 10 s) is seen
 
 
 def micropython():
-    for cand in (os.path.join(ROOT, ".venv/bin/micropython"), os.path.join(os.path.dirname(sys.executable), "micropython")):
-        if os.path.exists(cand):
-            return cand
-    raise SystemExit("no micropython binary: run `make venv`")
+    return micropython_binary() or sys.exit("no micropython binary: run `make venv`")
 
 
 def say(text):
@@ -172,7 +171,7 @@ class LoopbackStation:
     def ask(self, msg_type, options=(), ciaddr=b"\0\0\0\0"):
         self.xid += 1
         pkt = P.request(msg_type, self.mac, xid=self.xid, options=options, ciaddr=ciaddr)
-        self.sock.sendto(pkt, ("127.0.4.1", self.sp))  # the server's own address: see loopback_demo
+        self.sock.sendto(pkt, (loopback.SERVER_ADDRESS, self.sp))  # the server's own address: see loopback_demo
         if msg_type in (4, 7):
             return None
         end = time.time() + 3
@@ -186,8 +185,8 @@ class LoopbackStation:
         return None
 
     def join(self, server_id):
-        off = self.ask(1, [(12, self.name.encode())])
-        ack = self.ask(3, [(54, server_id), (50, bytes(off[16:20])), (12, self.name.encode())])
+        off = self.ask(D.DISCOVER, [(12, self.name.encode())])
+        ack = self.ask(D.REQUEST, [(54, server_id), (50, bytes(off[16:20])), (12, self.name.encode())])
         self.addr = P.yiaddr(ack)
         o = P.options(ack)
         print("   [%s] bound %s/%d router %s lease %ds" % (
@@ -195,27 +194,20 @@ class LoopbackStation:
             P.yiaddr(b"\0" * 16 + o[3]), int.from_bytes(o[51], "big")), flush=True)
 
     def renew(self):
-        ack = self.ask(3, ciaddr=P.ip(self.addr))
-        kind = {5: "ACK", 6: "NAK"}.get(P.options(ack)[53][0]) if ack else "no answer"
+        ack = self.ask(D.REQUEST, ciaddr=P.ip(self.addr))
+        kind = {D.ACK: "ACK", D.NAK: "NAK"}.get(P.options(ack)[53][0]) if ack else "no answer"
         print("   [%s] renewed %s: %s" % (self.name, self.addr, kind), flush=True)
 
     def release(self, server_id):
-        self.ask(7, [(54, server_id)], ciaddr=P.ip(self.addr))
+        self.ask(D.RELEASE, [(54, server_id)], ciaddr=P.ip(self.addr))
         print("   [%s] released %s" % (self.name, self.addr), flush=True)
 
 
 def loopback_demo(workdir):
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    sp = sock.getsockname()[1]
-    sock.close()
-    cp = sp + 1
-    cfg = {
-        "address": "127.0.4.1", "pool_start": "127.0.4.16", "pool_end": "127.0.4.31",
-        "lease_time": LEASE, "broadcast": "127.0.0.1", "bind_address": "127.0.4.1",
-        "server_port": sp, "client_port": cp, "lease_file": os.path.join(workdir, "leases.dat"),
-        "run_seconds": 120,
-    }
+    sp = loopback.free_port()
+    cfg = loopback.server_config(sp, os.path.join(workdir, "leases.dat"), pool_end="127.0.4.31", lease_time=LEASE,
+                                 bind_address=loopback.SERVER_ADDRESS, run_seconds=120)
+    cp = cfg["client_port"]
     say("not root: dora on the MicroPython unix port over loopback (UDP %d/%d), 3 simulated stations"
         " and dora's own client" % (sp, cp))
     server = Server(cfg, workdir)
@@ -252,7 +244,7 @@ def loopback_dora_client(server, workdir, sp, cp):
     say("station3 runs dora's own DHCP client (boards/unix/client_main.py on MicroPython)")
     client = DoraClientProcess({
         "mac": "02:00:00:00:0d:03", "hostname": "station3", "client_port": cp, "server_port": sp,
-        "broadcast": "127.0.4.1", "apply": False, "release_on_stop": True,
+        "broadcast": loopback.SERVER_ADDRESS, "apply": False, "release_on_stop": True,
         "lease_file": os.path.join(workdir, "dora-client-lease.dat"), "run_seconds": 60,
     }, workdir, "station3 dora-client")
     try:
@@ -272,7 +264,7 @@ def loopback_dora_client(server, workdir, sp, cp):
 # -- namespaces: root ------------------------------------------------------------
 
 def namespace_demo(workdir):
-    from netns import Dhclient, Lab, Udhcpc, wait_for
+    from dora_lab.netns import Dhclient, Lab, Udhcpc, wait_for
 
     say("root: an access point in a box — network namespaces, a bridge, dora on MicroPython in the AP")
     with Lab(stations=4) as lab:

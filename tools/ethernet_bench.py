@@ -22,10 +22,9 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
-sys.path.insert(0, os.path.join(ROOT, "host_tests", "system"))
 
 import ethernet_board as EB  # noqa: E402
-from netns import Lab, available  # noqa: E402
+from dora_lab.netns import Lab, available  # noqa: E402
 
 LOADGEN = os.path.join(ROOT, "tools", "loadgen.py")
 

@@ -15,11 +15,10 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
-sys.path.insert(0, os.path.join(ROOT, "host_tests", "system"))
 
 import ethernet_board as EB  # noqa: E402
 import leases as lease_tool  # noqa: E402
-from netns import Dhclient, Lab, Udhcpc, available  # noqa: E402
+from dora_lab.netns import Dhclient, Lab, Udhcpc, available  # noqa: E402
 
 LEASE = 120
 

@@ -26,9 +26,13 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "host_tests", "core"))
-import packets as P  # noqa: E402
-import board  # noqa: E402  (tools/, this script's own folder)
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import board  # noqa: E402
+from dora_lab import loopback  # noqa: E402
+from dora_lab import packets as P  # noqa: E402
+
+sys.path.insert(0, os.path.join(ROOT, "firmware"))
+from dora import dhcp as D  # noqa: E402
 
 VENV_BIN = os.path.join(ROOT, ".venv", "bin")
 
@@ -38,24 +42,12 @@ def build_mpy(out_dir):
     return {rel[5:]: n for rel, n in board.compile_mpy(out_dir) if rel.startswith("dora/")}
 
 
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p if p < 65000 else free_port()
-
-
 class Trial:
     def __init__(self, workdir, mpy_dir, heapsize, warmup, measure):
-        self.sp = free_port()
-        self.cp = self.sp + 1
-        cfg = {
-            "address": "127.0.4.1", "pool_start": "127.0.4.2", "pool_end": "127.0.4.254",
-            "lease_time": 3600, "broadcast": "127.0.0.1", "bind_address": "127.0.0.1",
-            "server_port": self.sp, "client_port": self.cp, "log": False, "run_seconds": 300,
-            "lease_file": os.path.join(workdir, "leases-%d.dat" % heapsize),
-        }
+        self.sp = loopback.free_port()
+        cfg = loopback.server_config(self.sp, os.path.join(workdir, "leases-%d.dat" % heapsize),
+                                     pool_start="127.0.4.2", pool_end="127.0.4.254", log=False, run_seconds=300)
+        self.cp = cfg["client_port"]
         path = os.path.join(workdir, "cfg.json")
         with open(path, "w") as f:
             json.dump(cfg, f)
@@ -92,15 +84,15 @@ class Trial:
 
     def exchange(self, i, release):
         m = P.mac(i)
-        off = self.ask(P.request(1, m, xid=i))
-        if not off or P.options(off).get(53) != b"\x02":
+        off = self.ask(P.request(D.DISCOVER, m, xid=i))
+        if not off or P.options(off).get(53) != bytes([D.OFFER]):
             return None
         ip = bytes(off[16:20])
-        ack = self.ask(P.request(3, m, xid=i, options=[(54, P.ip("127.0.4.1")), (50, ip)]))
-        if not ack or P.options(ack).get(53) != b"\x05":
+        ack = self.ask(P.request(D.REQUEST, m, xid=i, options=[(54, P.ip(loopback.SERVER_ADDRESS)), (50, ip)]))
+        if not ack or P.options(ack).get(53) != bytes([D.ACK]):
             return None
         if release:
-            self.sock.sendto(P.request(7, m, xid=i, ciaddr=ip, options=[(54, P.ip("127.0.4.1"))]), ("127.0.0.1", self.sp))
+            self.sock.sendto(P.request(D.RELEASE, m, xid=i, ciaddr=ip, options=[(54, P.ip(loopback.SERVER_ADDRESS))]), ("127.0.0.1", self.sp))
         return ip
 
     def stop(self):
@@ -135,7 +127,7 @@ def churn_ok(workdir, mpy_dir, heapsize):
         if None in got:
             return False, "first fill stopped at %d" % got.index(None)
         for i, ip in enumerate(got):
-            t.sock.sendto(P.request(7, P.mac(i), xid=i, ciaddr=ip, options=[(54, P.ip("127.0.4.1"))]), ("127.0.0.1", t.sp))
+            t.sock.sendto(P.request(D.RELEASE, P.mac(i), xid=i, ciaddr=ip, options=[(54, P.ip(loopback.SERVER_ADDRESS))]), ("127.0.0.1", t.sp))
             if i % 8 == 7:
                 time.sleep(0.005)  # RELEASE has no answer: pace them, or the socket queue drops some
         time.sleep(0.2)
@@ -143,8 +135,8 @@ def churn_ok(workdir, mpy_dir, heapsize):
         if None in again:
             return False, "second fill stopped at %d" % again.index(None)
         for i, ip in enumerate(again):
-            r = t.ask(P.request(3, P.mac(1000 + i), xid=5000 + i, ciaddr=ip))
-            if not r or P.options(r).get(53) != b"\x05":
+            r = t.ask(P.request(D.REQUEST, P.mac(1000 + i), xid=5000 + i, ciaddr=ip))
+            if not r or P.options(r).get(53) != bytes([D.ACK]):
                 return False, "renewal %d failed" % i
         return True, "ok"
     finally:

@@ -1,7 +1,7 @@
 # Heap figures of the runner's receive rounds and reply buffers, on the
 # MicroPython unix port (64-bit or the 32-bit build), over loopback UDP:
 #
-#   MICROPYPATH=firmware:host_tests/core:.frozen micropython tools/mp_reply_heap.py
+#   MICROPYPATH=firmware:tools/dora_lab:.frozen micropython tools/mp_reply_heap.py
 #
 # - per receive round: what Runner.round() allocates (micropython.mem_total,
 #   every byte handed out) and what it leaves allocated until the next
@@ -15,6 +15,7 @@ import gc
 import micropython
 
 from dora import compat, runner
+from dora import dhcp as D
 
 import packets as P
 
@@ -30,7 +31,7 @@ def _config(port, **over):
 
 
 def _discover(i, size):
-    b = bytearray(P.request(1, P.mac(i), xid=i, options=[(60, b"dslforum.org")], end=False, pad_to=0))
+    b = bytearray(P.request(D.DISCOVER, P.mac(i), xid=i, options=[(60, b"dslforum.org")], end=False, pad_to=0))
     while size - len(b) > 3:
         n = min(255, size - len(b) - 3)
         b += bytes((125, n)) + bytes(n)

@@ -151,6 +151,20 @@ def _query_key(v):  # mp_obj_str_get_qstr
     return v
 
 
+def _query_or_set(args, kw):
+    """The argument rule of config() and ipconfig() where the drivers word it
+    "must query one param" (network_cyw43.c, network_wiznet5k.c,
+    network_lwip.c, the ESP32's esp_ipconfig): one positional key queries,
+    keywords set, never both.  The key queried, or None for a call that sets."""
+    if kw:
+        if args:
+            raise TypeError("can't specify pos and kw args")
+        return None
+    if len(args) != 1:
+        raise TypeError("must query one param")
+    return _query_key(args[0])
+
+
 def parse_ipv4(v):
     """netutils_parse_ipv4_addr: str or bytes; "" is 0.0.0.0; a run of digits
     and dots with exactly four parts, each taken modulo 256 (no range check);
@@ -228,10 +242,8 @@ class _Nic:
 
     # lwIP's ipconfig (rp2): mod_network_nic_ipconfig
     def _lwip_ipconfig(self, args, kw):
-        if not kw:
-            if len(args) != 1:
-                raise TypeError("must query one param")
-            key = _query_key(args[0])
+        key = _query_or_set(args, kw)
+        if key is not None:
             if key == "dhcp4":
                 return self.dhcp_client
             if key == "has_dhcp4":
@@ -243,8 +255,6 @@ class _Nic:
             if key in ("addr6", "autoconf6", "has_autoconf6", "dhcp6"):
                 return []
             raise ValueError("unexpected key")
-        if args:
-            raise TypeError("can't specify pos and kw args")
         # The C code asks which key it is handling by looking at the FIRST
         # keyword of the call: addr4 takes effect only when it comes first.
         first = list(kw)[0]
@@ -366,10 +376,8 @@ class CYW43(_Nic):
             self.dhcp_client = True  # dhcp_start() at interface init
 
     def config(self, *args, **kw):
-        if not kw:
-            if len(args) != 1:
-                raise TypeError("must query one param")
-            key = _query_key(args[0])
+        key = _query_or_set(args, kw)
+        if key is not None:
             if key not in self.READABLE:
                 raise ValueError("unknown config param")
             if key == "mac":
@@ -379,8 +387,6 @@ class CYW43(_Nic):
             if key == "essid":
                 key = "ssid"
             return self._cfg[key]
-        if args:
-            raise TypeError("can't specify pos and kw args")
         cycle = False
         for key in kw:
             value = kw[key]
@@ -495,14 +501,11 @@ class WIZNET5K_LWIP(_Nic):
         return self._lwip_ipconfig(args, kw)
 
     def config(self, *args, **kw):
-        if not kw:
-            if len(args) != 1:
-                raise TypeError("must query one param")
-            if _query_key(args[0]) != "mac":
+        key = _query_or_set(args, kw)
+        if key is not None:
+            if key != "mac":
                 raise ValueError("unknown config param")
             return self.mac
-        if args:
-            raise TypeError("can't specify pos and kw args")
         for key in kw:
             if key == "mac":
                 mac = _buffer(kw[key])
@@ -739,10 +742,8 @@ def _esp_ifconfig(nic, args):
 
 
 def _esp_ipconfig(nic, args, kw):
-    if not kw:
-        if len(args) != 1:
-            raise TypeError("must query one param")
-        key = _query_key(args[0])
+    key = _query_or_set(args, kw)
+    if key is not None:
         if key == "dhcp4":
             if nic.itf == AP_IF:
                 raise ValueError("unexpected key")
@@ -752,8 +753,6 @@ def _esp_ipconfig(nic, args, kw):
         if key == "gw4":
             return nic.address[2]
         raise ValueError("unexpected key")
-    if args:
-        raise TypeError("can't specify pos and kw args")
     ip, mask, gw = nic.address
     for key in kw:
         value = kw[key]

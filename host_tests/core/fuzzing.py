@@ -1,5 +1,5 @@
 # Mutation fuzzing of the server, shared by test_fuzz.py (bounded, in
-# `make test`) and tools/fuzz.py (long runs).  Runs on both interpreters: a
+# `make test`) and host_tests/long/fuzz.py (long runs).  Runs on both interpreters: a
 # PRNG of our own so that a seed gives the same packets everywhere.
 
 from dora import dhcp as D
@@ -44,20 +44,20 @@ def seeds():
     dhcpcd = [(61, b"\xff\x00\x00\x00\x01\x00\x04" + bytes(16)), (57, b"\x05\xdc"), (60, b"dhcpcd-9.4.1"), (12, b"sensor-7"),
               (55, bytes([1, 121, 33, 3, 6, 28, 51, 58, 59, 119])), (80, b"")]
     return [
-        P.request(1, P.mac(1), options=udhcpc),
-        P.request(3, P.mac(1), options=udhcpc + [sid, (50, P.ip("192.168.4.16"))]),
-        P.request(1, P.mac(2), options=dhclient),
-        P.request(3, P.mac(2), options=[(50, P.ip("192.168.4.17"))] + dhclient),
-        P.request(3, P.mac(2), ciaddr=P.ip("192.168.4.17"), options=dhclient),
-        P.request(1, P.mac(3), options=dhcpcd, flags=0x8000),
-        P.request(4, P.mac(3), options=[sid, (50, P.ip("192.168.4.18"))]),
-        P.request(7, P.mac(2), ciaddr=P.ip("192.168.4.17"), options=[sid]),
-        P.request(8, P.mac(4), ciaddr=P.ip("192.168.4.99"), options=dhclient),
-        P.request(1, P.mac(5), giaddr=P.ip("10.0.0.1"), options=[(82, b"\x01\x04port")]),
-        P.request(1, P.mac(6), options=[(52, b"\x03")]),
+        P.request(D.DISCOVER, P.mac(1), options=udhcpc),
+        P.request(D.REQUEST, P.mac(1), options=udhcpc + [sid, (50, P.ip("192.168.4.16"))]),
+        P.request(D.DISCOVER, P.mac(2), options=dhclient),
+        P.request(D.REQUEST, P.mac(2), options=[(50, P.ip("192.168.4.17"))] + dhclient),
+        P.request(D.REQUEST, P.mac(2), ciaddr=P.ip("192.168.4.17"), options=dhclient),
+        P.request(D.DISCOVER, P.mac(3), options=dhcpcd, flags=0x8000),
+        P.request(D.DECLINE, P.mac(3), options=[sid, (50, P.ip("192.168.4.18"))]),
+        P.request(D.RELEASE, P.mac(2), ciaddr=P.ip("192.168.4.17"), options=[sid]),
+        P.request(D.INFORM, P.mac(4), ciaddr=P.ip("192.168.4.99"), options=dhclient),
+        P.request(D.DISCOVER, P.mac(5), giaddr=P.ip("10.0.0.1"), options=[(82, b"\x01\x04port")]),
+        P.request(D.DISCOVER, P.mac(6), options=[(52, b"\x03")]),
         # Android: 57 = 1500; a bad client id; a TR-111 CPE's long DISCOVER.
-        P.request(1, P.mac(7), options=[(57, b"\x05\xdc"), (61, b"\x01"), (55, bytes([1, 3, 6, 15, 26, 28, 43, 114, 128, 129]))]),
-        P.request(1, P.mac(8), options=[(60, b"dslforum.org"), (124, b"\x00\x00\x0d\xe9" + b"v" * 250),
+        P.request(D.DISCOVER, P.mac(7), options=[(57, b"\x05\xdc"), (61, b"\x01"), (55, bytes([1, 3, 6, 15, 26, 28, 43, 114, 128, 129]))]),
+        P.request(D.DISCOVER, P.mac(8), options=[(60, b"dslforum.org"), (124, b"\x00\x00\x0d\xe9" + b"v" * 250),
                                         (125, b"\x00\x00\x0d\xe9" + b"w" * 250), (55, bytes([1, 3, 66, 67]))]),
     ]
 

@@ -3,6 +3,7 @@
 from dora import config, server
 from dora import leases as L
 from dora.store import LeaseStore
+from dora import dhcp as D
 
 import packets as P
 
@@ -61,33 +62,33 @@ class Client:
         return P.options(self.out, n)[53][0] if n else None
 
     def discover(self, now=0, options=()):
-        n = self.send(1, now, options)
-        return P.yiaddr(self.out) if n and self.reply_type(n) == 2 else None
+        n = self.send(D.DISCOVER, now, options)
+        return P.yiaddr(self.out) if n and self.reply_type(n) == D.OFFER else None
 
     def request(self, addr, now=0, server_id=None):
-        n = self.send(3, now, [(54, server_id or self.srv.sid), (50, P.ip(addr))])
+        n = self.send(D.REQUEST, now, [(54, server_id or self.srv.sid), (50, P.ip(addr))])
         return self.reply_type(n)
 
     def dora(self, now=0):
         addr = self.discover(now)
         assert addr, "no offer"
-        assert self.request(addr, now) == 5, "no ack"
+        assert self.request(addr, now) == D.ACK, "no ack"
         self.addr = addr
         return addr
 
     def renew(self, now, addr=None):
-        n = self.send(3, now, ciaddr=P.ip(addr or self.addr))
+        n = self.send(D.REQUEST, now, ciaddr=P.ip(addr or self.addr))
         return self.reply_type(n)
 
     def init_reboot(self, addr, now):
-        n = self.send(3, now, [(50, P.ip(addr))])
+        n = self.send(D.REQUEST, now, [(50, P.ip(addr))])
         return self.reply_type(n)
 
     def release(self, now, addr=None):
-        return self.send(7, now, [(54, self.srv.sid)], ciaddr=P.ip(addr or self.addr))
+        return self.send(D.RELEASE, now, [(54, self.srv.sid)], ciaddr=P.ip(addr or self.addr))
 
     def decline(self, addr, now):
-        return self.send(4, now, [(54, self.srv.sid), (50, P.ip(addr))])
+        return self.send(D.DECLINE, now, [(54, self.srv.sid), (50, P.ip(addr))])
 
 
 def state_of(srv, addr, now):

@@ -1,5 +1,5 @@
 # The power-cut workload, shared by test_powercut.py (in `make test`) and
-# tools/fuzz.py (long runs).  Both interpreters.
+# host_tests/long/fuzz.py (long runs).  Both interpreters.
 #
 # A workload drives a Server and its LeaseStore on a FlashSim the way the
 # runner does (runner.Runner.round): an ACK that needs a new record leaves

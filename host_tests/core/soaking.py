@@ -1,5 +1,5 @@
 # Compressed-time soak of Server + LeaseStore (both interpreters), shared by
-# test_soak.py (a few days, in `make test`) and tools/soak.py (30 days).
+# test_soak.py (a few days, in `make test`) and host_tests/long/soak.py (30 days).
 #
 # A fake clock steps a minute at a time.  Ten stations join, renew at T1,
 # roam away without a word (their lease runs out), come back (INIT-REBOOT

@@ -6,6 +6,7 @@ import packets as P
 import util
 from util import locked
 from helpers import make_server
+from dora import dhcp as D
 
 
 def test_every_message_kind_is_served_without_allocating():
@@ -19,23 +20,23 @@ def test_every_message_kind_is_served_without_allocating():
     prl = (55, bytes([1, 3, 6, 12, 15, 28, 42, 114, 119]))
     # Every packet is built before the lock; only handle() runs under it.
     seq = [
-        P.request(1, P.mac(1), options=[prl, (57, b"\x02\x40")]),  # DISCOVER
-        P.request(3, P.mac(1), options=[sid, (50, P.ip("192.168.4.16")), prl]),  # SELECTING
-        P.request(3, P.mac(1), ciaddr=P.ip("192.168.4.16")),  # RENEWING
-        P.request(3, P.mac(1), options=[(50, P.ip("192.168.4.16"))]),  # INIT-REBOOT
-        P.request(1, P.mac(7), options=[cid, prl]),  # client id keyed
-        P.request(3, P.mac(7), options=[cid, sid, (50, P.ip("192.168.4.17"))]),
-        P.request(1, P.mac(9)),  # static
-        P.request(1, P.mac(2), giaddr=P.ip("10.0.0.1"), options=[(82, b"\x01\x02ab")]),  # relayed
-        P.request(3, P.mac(3), ciaddr=P.ip("192.168.4.16")),  # NAK: held by another
-        P.request(8, P.mac(4), ciaddr=P.ip("192.168.4.99")),  # INFORM
-        P.request(4, P.mac(7), options=[cid, sid, (50, P.ip("192.168.4.17"))]),  # DECLINE
-        P.request(7, P.mac(1), ciaddr=P.ip("192.168.4.16"), options=[sid]),  # RELEASE
-        P.request(1, P.mac(5), cookie=b"abcd"),  # malformed
-        P.request(3, P.mac(6), options=[(54, P.ip("10.9.9.9"))]),  # another server's
-        P.request(1, P.mac(8)),  # denied by MAC
-        P.request(1, bytes((0x0A, 0x0B, 0x0C, 0, 0, 1))),  # denied by OUI
-    ] + [P.request(1, P.mac(11))] * 6  # the 6th is over the offer cap
+        P.request(D.DISCOVER, P.mac(1), options=[prl, (57, b"\x02\x40")]),  # DISCOVER
+        P.request(D.REQUEST, P.mac(1), options=[sid, (50, P.ip("192.168.4.16")), prl]),  # SELECTING
+        P.request(D.REQUEST, P.mac(1), ciaddr=P.ip("192.168.4.16")),  # RENEWING
+        P.request(D.REQUEST, P.mac(1), options=[(50, P.ip("192.168.4.16"))]),  # INIT-REBOOT
+        P.request(D.DISCOVER, P.mac(7), options=[cid, prl]),  # client id keyed
+        P.request(D.REQUEST, P.mac(7), options=[cid, sid, (50, P.ip("192.168.4.17"))]),
+        P.request(D.DISCOVER, P.mac(9)),  # static
+        P.request(D.DISCOVER, P.mac(2), giaddr=P.ip("10.0.0.1"), options=[(82, b"\x01\x02ab")]),  # relayed
+        P.request(D.REQUEST, P.mac(3), ciaddr=P.ip("192.168.4.16")),  # NAK: held by another
+        P.request(D.INFORM, P.mac(4), ciaddr=P.ip("192.168.4.99")),  # INFORM
+        P.request(D.DECLINE, P.mac(7), options=[cid, sid, (50, P.ip("192.168.4.17"))]),  # DECLINE
+        P.request(D.RELEASE, P.mac(1), ciaddr=P.ip("192.168.4.16"), options=[sid]),  # RELEASE
+        P.request(D.DISCOVER, P.mac(5), cookie=b"abcd"),  # malformed
+        P.request(D.REQUEST, P.mac(6), options=[(54, P.ip("10.9.9.9"))]),  # another server's
+        P.request(D.DISCOVER, P.mac(8)),  # denied by MAC
+        P.request(D.DISCOVER, bytes((0x0A, 0x0B, 0x0C, 0, 0, 1))),  # denied by OUI
+    ] + [P.request(D.DISCOVER, P.mac(11))] * 6  # the 6th is over the offer cap
     lengths = [len(p) for p in seq]
     replies = bytearray(len(seq))
 
@@ -60,12 +61,12 @@ def test_commit_itself_allocates_nothing_on_the_unix_port():
     s = make_server(path)
     out = bytearray(576)
     for i in (2, 1):
-        d = P.request(1, P.mac(i))
+        d = P.request(D.DISCOVER, P.mac(i))
         s.handle(d, len(d), 0, out)
-    warm = P.request(3, P.mac(2), options=[(54, s.sid), (50, P.ip("192.168.4.16"))])
+    warm = P.request(D.REQUEST, P.mac(2), options=[(54, s.sid), (50, P.ip("192.168.4.16"))])
     s.handle(warm, len(warm), 0, out)
     s.store.commit(0)  # opens the file for appending (allocates, once)
-    r = P.request(3, P.mac(1), options=[(54, s.sid), (50, P.ip("192.168.4.17"))])
+    r = P.request(D.REQUEST, P.mac(1), options=[(54, s.sid), (50, P.ip("192.168.4.17"))])
 
     def run():
         s.handle(r, len(r), 0, out)
@@ -100,14 +101,14 @@ def test_provisioning_features_are_served_without_allocating():
     sid = (54, s.sid)
     prl = (55, bytes([1, 3, 6, 12, 15, 28, 42, 43, 66, 114]))
     seq = [
-        P.request(1, P.mac(1), options=[(80, b""), prl, (12, b"rapid one")]),  # Rapid Commit ACK
-        P.request(1, P.mac(9), options=[prl]),  # static host with options
-        P.request(3, P.mac(9), options=[sid, (50, P.ip("192.168.4.23")), prl, (12, b"cam!")]),
-        P.request(1, P.mac(0x100), options=[prl]),  # class by MAC prefix, sub-range
-        P.request(1, P.mac(2), options=[(60, b"udhcp 1.35"), prl]),  # class by vendor class
-        P.request(3, P.mac(2), options=[sid, (50, P.ip("192.168.4.17")), (60, b"udhcp 1.35"), (12, b"bb")]),
-        P.request(1, P.mac(2), options=[prl]),  # over the offer cap: dropped
-        P.request(1, b"\x0a\x0b\x0c\x00\x00\x01", options=[prl]),  # denied
+        P.request(D.DISCOVER, P.mac(1), options=[(80, b""), prl, (12, b"rapid one")]),  # Rapid Commit ACK
+        P.request(D.DISCOVER, P.mac(9), options=[prl]),  # static host with options
+        P.request(D.REQUEST, P.mac(9), options=[sid, (50, P.ip("192.168.4.23")), prl, (12, b"cam!")]),
+        P.request(D.DISCOVER, P.mac(0x100), options=[prl]),  # class by MAC prefix, sub-range
+        P.request(D.DISCOVER, P.mac(2), options=[(60, b"udhcp 1.35"), prl]),  # class by vendor class
+        P.request(D.REQUEST, P.mac(2), options=[sid, (50, P.ip("192.168.4.17")), (60, b"udhcp 1.35"), (12, b"bb")]),
+        P.request(D.DISCOVER, P.mac(2), options=[prl]),  # over the offer cap: dropped
+        P.request(D.DISCOVER, b"\x0a\x0b\x0c\x00\x00\x01", options=[prl]),  # denied
     ]
     lengths = [len(p) for p in seq]
     replies = bytearray(len(seq))
@@ -136,13 +137,13 @@ def test_moves_rekeying_and_unknown_renewals_allocate_nothing():
     sid = (54, s.sid)
     cid = (61, b"\xff\x00\x00\x00\x01\x00\x04duid-of-the-os")
     seq = [
-        P.request(1, P.mac(1)),  # -> .16
-        P.request(3, P.mac(1), options=[sid, (50, P.ip("192.168.4.16"))]),
-        P.request(3, P.mac(1), options=[(50, P.ip("192.168.4.20"))]),  # INIT-REBOOT elsewhere: moves
-        P.request(1, P.mac(1), options=[cid]),  # now with a client id: its .20 again
-        P.request(3, P.mac(1), options=[cid, sid, (50, P.ip("192.168.4.20"))]),
-        P.request(3, P.mac(2), ciaddr=P.ip("192.168.4.22")),  # RENEWING, unknown, free: ACK
-        P.request(3, P.mac(3), ciaddr=P.ip("192.168.4.22"), flags=0x8000),  # REBINDING another's: NAK
+        P.request(D.DISCOVER, P.mac(1)),  # -> .16
+        P.request(D.REQUEST, P.mac(1), options=[sid, (50, P.ip("192.168.4.16"))]),
+        P.request(D.REQUEST, P.mac(1), options=[(50, P.ip("192.168.4.20"))]),  # INIT-REBOOT elsewhere: moves
+        P.request(D.DISCOVER, P.mac(1), options=[cid]),  # now with a client id: its .20 again
+        P.request(D.REQUEST, P.mac(1), options=[cid, sid, (50, P.ip("192.168.4.20"))]),
+        P.request(D.REQUEST, P.mac(2), ciaddr=P.ip("192.168.4.22")),  # RENEWING, unknown, free: ACK
+        P.request(D.REQUEST, P.mac(3), ciaddr=P.ip("192.168.4.22"), flags=0x8000),  # REBINDING another's: NAK
     ]
     lengths = [len(p) for p in seq]
     types = bytearray(len(seq))

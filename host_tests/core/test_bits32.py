@@ -7,6 +7,7 @@
 
 from dora import compat
 from dora import leases as L
+from dora import dhcp as D
 
 import packets as P
 import util
@@ -46,21 +47,21 @@ def _every_kind(s, now):
     sid = (54, s.sid)
     iot, iot2 = P.mac(0x100), P.mac(0x101)
     seq = [
-        P.request(1, P.mac(1)),  # DISCOVER -> .16
-        P.request(3, P.mac(1), options=[sid, (50, P.ip("192.168.4.16"))]),  # SELECTING
-        P.request(3, P.mac(1), ciaddr=P.ip("192.168.4.16")),  # RENEWING
-        P.request(3, P.mac(1), ciaddr=P.ip("192.168.4.16"), flags=0x8000),  # REBINDING
-        P.request(3, P.mac(1), options=[(50, P.ip("192.168.4.16"))]),  # INIT-REBOOT
-        P.request(1, iot, options=[(50, P.ip("192.168.4.20"))]),  # -> .20
-        P.request(3, iot, options=[sid, (50, P.ip("192.168.4.20"))]),
-        P.request(8, P.mac(4), ciaddr=P.ip("192.168.4.99")),  # INFORM
-        P.request(4, iot, options=[sid, (50, P.ip("192.168.4.20"))]),  # DECLINE
-        P.request(7, P.mac(1), ciaddr=P.ip("192.168.4.16"), options=[sid]),  # RELEASE
-        P.request(1, P.mac(2)),  # DISCOVER -> .17 (never used before .16)
-        P.request(1, iot2),  # sub-range: .21 (.20 quarantined); else .18
-        P.request(3, P.mac(3), ciaddr=P.ip("192.168.4.17")),  # offered to another: NAK
-        P.request(1, P.mac(5), options=[(50, P.ip("192.168.4.19"))]),  # requested address
-        P.request(3, P.mac(1), ciaddr=P.ip("192.168.4.16")),  # renewing a released lease
+        P.request(D.DISCOVER, P.mac(1)),  # DISCOVER -> .16
+        P.request(D.REQUEST, P.mac(1), options=[sid, (50, P.ip("192.168.4.16"))]),  # SELECTING
+        P.request(D.REQUEST, P.mac(1), ciaddr=P.ip("192.168.4.16")),  # RENEWING
+        P.request(D.REQUEST, P.mac(1), ciaddr=P.ip("192.168.4.16"), flags=0x8000),  # REBINDING
+        P.request(D.REQUEST, P.mac(1), options=[(50, P.ip("192.168.4.16"))]),  # INIT-REBOOT
+        P.request(D.DISCOVER, iot, options=[(50, P.ip("192.168.4.20"))]),  # -> .20
+        P.request(D.REQUEST, iot, options=[sid, (50, P.ip("192.168.4.20"))]),
+        P.request(D.INFORM, P.mac(4), ciaddr=P.ip("192.168.4.99")),  # INFORM
+        P.request(D.DECLINE, iot, options=[sid, (50, P.ip("192.168.4.20"))]),  # DECLINE
+        P.request(D.RELEASE, P.mac(1), ciaddr=P.ip("192.168.4.16"), options=[sid]),  # RELEASE
+        P.request(D.DISCOVER, P.mac(2)),  # DISCOVER -> .17 (never used before .16)
+        P.request(D.DISCOVER, iot2),  # sub-range: .21 (.20 quarantined); else .18
+        P.request(D.REQUEST, P.mac(3), ciaddr=P.ip("192.168.4.17")),  # offered to another: NAK
+        P.request(D.DISCOVER, P.mac(5), options=[(50, P.ip("192.168.4.19"))]),  # requested address
+        P.request(D.REQUEST, P.mac(1), ciaddr=P.ip("192.168.4.16")),  # renewing a released lease
     ]
     lengths = [len(p) for p in seq]
     types = bytearray(len(seq))
@@ -102,8 +103,8 @@ def test_uptime_past_2_to_the_30_is_capped_and_binds():
     # int on 32 bits, made before the lock) still gets a bound lease.
     s = server(classes=CLASSES)
     now = 2**30 + 5
-    d = P.request(1, P.mac(1))
-    r = P.request(3, P.mac(1), options=[(54, s.sid), (50, P.ip("192.168.4.16"))])
+    d = P.request(D.DISCOVER, P.mac(1))
+    r = P.request(D.REQUEST, P.mac(1), options=[(54, s.sid), (50, P.ip("192.168.4.16"))])
     out = bytearray(576)
 
     def go(s=s, d=d, r=r, out=out, now=now):
@@ -111,7 +112,7 @@ def test_uptime_past_2_to_the_30_is_capped_and_binds():
         return s.handle(r, len(r), now, out)
 
     assert run(go)
-    assert out[242] == 5  # ACK
+    assert out[242] == D.ACK
     slot = s.slot_of(P.ip("192.168.4.16"), 0)
     assert s.table.state(slot, L.FOREVER - 1) == L.BOUND
     assert s.table.time(slot) == L.FOREVER
@@ -139,7 +140,7 @@ def test_time_bytes_with_the_top_bit_set_read_as_forever():
         s = server(classes=classes)
         _top_bit_table(s)
         t = s.table
-        d = P.request(1, P.mac(9))
+        d = P.request(D.DISCOVER, P.mac(9))
         out = bytearray(576)
         now = 2**30 - 10
 
@@ -184,11 +185,11 @@ def test_clock_stops_short_of_forever_without_allocating():
     assert compat.CLOCK_END == L.FOREVER - 1
     # At the clock's end a lease of any length is bound "until FOREVER".
     s = server(lease_time=600)
-    cl = P.request(1, P.mac(1))
+    cl = P.request(D.DISCOVER, P.mac(1))
     out = bytearray(576)
     s.handle(cl, len(cl), c.now(), out)
-    r = P.request(3, P.mac(1), options=[(54, s.sid), (50, P.ip(P.yiaddr(out)))])
-    assert s.handle(r, len(r), c.now(), out) and out[242] == 5
+    r = P.request(D.REQUEST, P.mac(1), options=[(54, s.sid), (50, P.ip(P.yiaddr(out)))])
+    assert s.handle(r, len(r), c.now(), out) and out[242] == D.ACK
     assert s.table.state(0, c.now()) == L.BOUND and s.table.time(0) == L.FOREVER
     done(s)
 

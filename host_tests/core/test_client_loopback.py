@@ -237,21 +237,20 @@ def test_config_errors_name_their_field():
     util.raises(ConfigError, CR.ClientRunner, {})  # no MAC
 
 
-def test_heap_per_exchange_of_both_runners_on_micropython():
+def test_heap_per_exchange_of_both_runners_is_bounded_on_micropython():
     """What the asyncio edges cost per exchange (datagrams, peer addresses,
-    views, events, asyncio waits), measured with gc disabled: the figure in
-    docs/client.md.  The decisions themselves allocate nothing
-    (test_client_alloc).  A measurement, not a check: timing-sensitive under
-    load, so it runs only when asked (DORA_MEASURE=1)."""
-    if not util.env("DORA_MEASURE"):
-        util.skip("measurement: run with DORA_MEASURE=1")
+    views, events, asyncio waits), with gc disabled, stays under bounds a
+    few times the usual figure: a runner that starts allocating per packet
+    (a copy of each datagram, a list per round) fails here.  The decisions
+    themselves allocate nothing (test_client_alloc); the figures themselves
+    are measured by `make bench` (its client and memory sections)."""
     if not util.MICROPYTHON:
         util.skip("gc.mem_alloc exists on MicroPython only")
     import gc
 
     spath = util.tmp_path("leases.dat")
     got = {}
-    rounds = 50
+    rounds = 20
 
     async def body():
         c = CR.ClientRunner(client_config(None, mac="02:00:00:00:07:03"))
@@ -295,4 +294,4 @@ def test_heap_per_exchange_of_both_runners_on_micropython():
         gc.enable()  # also when an assertion failed while it was off
     print("runners' heap per renewal %d bytes, per release + DORA %d bytes, idle %d bytes/s"
           % (got["renew"], got["lease"], got["idle"]))
-    assert got["renew"] < 6144 and got["lease"] < 16384 and got["idle"] < 256, got
+    assert got["renew"] < 4096 and got["lease"] < 12288 and got["idle"] < 256, got

@@ -3,6 +3,7 @@
 # and the config errors that name their field.
 
 from dora import config
+from dora import dhcp as D
 
 import packets as P
 import util
@@ -21,33 +22,33 @@ def reply(srv, pkt, now=0):
 def test_rapid_commit_discover_gets_an_ack_with_option_80_and_is_durable():
     path = util.tmp_path("leases.dat")
     s = make_server(path, rapid_commit=True)
-    pkt = P.request(1, P.mac(1), options=[(80, b""), PRL])
+    pkt = P.request(D.DISCOVER, P.mac(1), options=[(80, b""), PRL])
     out = bytearray(576)
     n = s.handle(pkt, len(pkt), 0, out)
     opts = P.options(out, n)
-    assert opts[53] == b"\x05" and opts[80] == b""
+    assert opts[53] == bytes([D.ACK]) and opts[80] == b""
     assert P.yiaddr(out) == "192.168.4.16"
     assert s.durable and s.store.pending == 1  # the runner commits before sending
     assert s.stats.acks == 1 and s.stats.offers == 0
     s.store.commit(0)
     c = Client(s, 1)
     c.addr = "192.168.4.16"
-    assert c.renew(100) == 5
+    assert c.renew(100) == D.ACK
 
 
 def test_rapid_commit_needs_both_the_config_and_the_client():
     on = make_server(rapid_commit=True)
-    opts, _ = reply(on, P.request(1, P.mac(1), options=[PRL]))
-    assert opts[53] == b"\x02" and 80 not in opts  # the client did not ask
+    opts, _ = reply(on, P.request(D.DISCOVER, P.mac(1), options=[PRL]))
+    assert opts[53] == bytes([D.OFFER]) and 80 not in opts  # the client did not ask
     off = make_server()
-    opts, _ = reply(off, P.request(1, P.mac(1), options=[(80, b""), PRL]))
-    assert opts[53] == b"\x02" and 80 not in opts  # not enabled: a normal OFFER
+    opts, _ = reply(off, P.request(D.DISCOVER, P.mac(1), options=[(80, b""), PRL]))
+    assert opts[53] == bytes([D.OFFER]) and 80 not in opts  # not enabled: a normal OFFER
 
 
 def test_rapid_commit_gives_a_static_host_its_address():
     s = make_server(rapid_commit=True, static=[{"mac": "02:00:00:00:00:09", "address": "192.168.4.20"}])
-    opts, yi = reply(s, P.request(1, P.mac(9), options=[(80, b"")]))
-    assert opts[53] == b"\x05" and yi == "192.168.4.20"
+    opts, yi = reply(s, P.request(D.DISCOVER, P.mac(9), options=[(80, b"")]))
+    assert opts[53] == bytes([D.ACK]) and yi == "192.168.4.20"
 
 
 # -- options per pool, static host and class -----------------------------------
@@ -63,18 +64,18 @@ STATIC = [
 
 def test_static_host_options_override_the_pool_and_carry_its_hostname():
     s = make_server(static=STATIC, options={"42": "192.168.4.1", "114": "http://192.168.4.1/"})
-    opts, yi = reply(s, P.request(1, P.mac(9), options=[PRL]))
+    opts, yi = reply(s, P.request(D.DISCOVER, P.mac(9), options=[PRL]))
     assert yi == "192.168.4.20"
     assert opts[42] == P.ip("192.168.4.9")  # the host's NTP server, once
     assert opts[114] == b"http://192.168.4.1/cam"
     assert opts[12] == b"camera-1"
-    other, _ = reply(s, P.request(1, P.mac(1), options=[PRL]))
+    other, _ = reply(s, P.request(D.DISCOVER, P.mac(1), options=[PRL]))
     assert other[42] == P.ip("192.168.4.1") and other[114] == b"http://192.168.4.1/" and 12 not in other
 
 
 def test_options_are_given_once_each():
     s = make_server(static=STATIC, options={"42": "192.168.4.1"})
-    pkt = P.request(1, P.mac(9), options=[PRL])
+    pkt = P.request(D.DISCOVER, P.mac(9), options=[PRL])
     out = bytearray(576)
     n = s.handle(pkt, len(pkt), 0, out)
     codes = []
@@ -97,7 +98,7 @@ def test_class_by_mac_prefix_gets_its_options_and_its_sub_range():
     s = make_server(classes=CLASSES, options={"42": "192.168.4.1"})
     got = []
     for i in (0x100, 0x101, 0x102):
-        opts, yi = reply(s, P.request(1, P.mac(i), options=[PRL]))
+        opts, yi = reply(s, P.request(D.DISCOVER, P.mac(i), options=[PRL]))
         got.append(yi)
         if opts:
             assert opts[43] == b"\x01\x02" and opts[42] == P.ip("192.168.4.1")
@@ -119,33 +120,33 @@ def test_other_clients_stay_out_of_a_class_sub_range():
 
 def test_init_reboot_into_a_class_sub_range_is_refused_to_others():
     s = make_server(classes=CLASSES)
-    assert Client(s, 1).init_reboot("192.168.4.21", 0) == 6  # NAK: the class's range
-    assert Client(s, 0x101).init_reboot("192.168.4.21", 0) == 5  # a member may
-    assert Client(s, 2).init_reboot("192.168.4.18", 0) == 5
+    assert Client(s, 1).init_reboot("192.168.4.21", 0) == D.NAK  # NAK: the class's range
+    assert Client(s, 0x101).init_reboot("192.168.4.21", 0) == D.ACK  # a member may
+    assert Client(s, 2).init_reboot("192.168.4.18", 0) == D.ACK
 
 
 def test_class_by_vendor_class_prefix():
     s = make_server(classes=CLASSES, options={"42": "192.168.4.1"})
-    opts, _ = reply(s, P.request(1, P.mac(1), options=[(60, b"udhcp 1.35.0"), PRL]))
+    opts, _ = reply(s, P.request(D.DISCOVER, P.mac(1), options=[(60, b"udhcp 1.35.0"), PRL]))
     assert opts[66] == b"tftp.lan" and opts[42] == P.ip("192.168.4.3")
-    opts, _ = reply(s, P.request(1, P.mac(2), options=[(60, b"dhcpcd-9.4.1"), PRL]))
+    opts, _ = reply(s, P.request(D.DISCOVER, P.mac(2), options=[(60, b"dhcpcd-9.4.1"), PRL]))
     assert 66 not in opts and opts[42] == P.ip("192.168.4.1")
-    opts, _ = reply(s, P.request(1, P.mac(3), options=[(60, b"udh"), PRL]))
+    opts, _ = reply(s, P.request(D.DISCOVER, P.mac(3), options=[(60, b"udh"), PRL]))
     assert 66 not in opts  # shorter than the prefix
 
 
 def test_static_options_beat_class_options():
     st = [{"mac": "02:00:00:00:01:05", "address": "192.168.4.17", "options": {"43": "hex:09"}}]
     s = make_server(classes=CLASSES, static=st)
-    opts, yi = reply(s, P.request(1, P.mac(0x105), options=[PRL]))
+    opts, yi = reply(s, P.request(D.DISCOVER, P.mac(0x105), options=[PRL]))
     assert yi == "192.168.4.17" and opts[43] == b"\x09"
 
 
 def test_captive_portal_option_114_only_when_asked():
     s = make_server(options={"114": "http://192.168.4.1/portal"})
-    opts, _ = reply(s, P.request(1, P.mac(1), options=[PRL]))
+    opts, _ = reply(s, P.request(D.DISCOVER, P.mac(1), options=[PRL]))
     assert opts[114] == b"http://192.168.4.1/portal"
-    opts, _ = reply(s, P.request(1, P.mac(2), options=[(55, b"\x01\x03")]))
+    opts, _ = reply(s, P.request(D.DISCOVER, P.mac(2), options=[(55, b"\x01\x03")]))
     assert 114 not in opts
 
 
@@ -154,12 +155,12 @@ def test_hostname_is_stored_sanitised_and_cut_to_its_slot():
     s = make_server(hostname_len=15)
     c = Client(s, 1)
     addr = c.discover(0)
-    c.send(3, 0, [(54, s.sid), (50, P.ip(addr)), (12, b"my host_name.is-long")])
+    c.send(D.REQUEST, 0, [(54, s.sid), (50, P.ip(addr)), (12, b"my host_name.is-long")])
     slot = s.slot_of(P.ip(addr), 0)
     assert s.names.get(slot) == "my-host-name-is"  # 15 bytes, [A-Za-z0-9-]
     # A renewal with another name updates it.
     c.addr = addr
-    c.send(3, 10, [(12, b"new")], ciaddr=P.ip(addr))
+    c.send(D.REQUEST, 10, [(12, b"new")], ciaddr=P.ip(addr))
     assert s.names.get(slot) == "new"
 
 
@@ -167,9 +168,9 @@ def test_a_new_holder_does_not_inherit_the_old_name():
     s = make_server(hostname_len=15)
     a = Client(s, 1)
     addr = a.discover(0)
-    a.send(3, 0, [(54, s.sid), (50, P.ip(addr)), (12, b"alpha")])
+    a.send(D.REQUEST, 0, [(54, s.sid), (50, P.ip(addr)), (12, b"alpha")])
     b = Client(s, 2)
-    b.send(3, 5000, [(50, P.ip(addr))])  # INIT-REBOOT onto the expired address
+    b.send(D.REQUEST, 5000, [(50, P.ip(addr))])  # INIT-REBOOT onto the expired address
     assert s.names.get(s.slot_of(P.ip(addr), 0)) == ""
 
 
@@ -243,8 +244,8 @@ def test_mutated_requests_against_every_feature_enabled():
         max_offers_per_minute=20, hostname_len=15,
     )
     out = bytearray(576)
-    base = fuzzing.seeds() + [P.request(1, P.mac(9), options=[PRL, (80, b"")]),
-                              P.request(1, P.mac(0x100), options=[PRL, (60, b"udhcp 1"), (12, b"x" * 40)])]
+    base = fuzzing.seeds() + [P.request(D.DISCOVER, P.mac(9), options=[PRL, (80, b"")]),
+                              P.request(D.DISCOVER, P.mac(0x100), options=[PRL, (60, b"udhcp 1"), (12, b"x" * 40)])]
     replies = 0
     now = 0
     count = util.size(1500, 300)

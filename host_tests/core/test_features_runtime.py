@@ -6,6 +6,7 @@
 from dora import compat, control, runner
 from dora import events as E
 from dora.compat import asyncio
+from dora import dhcp as D
 
 import packets as P
 import util
@@ -175,7 +176,7 @@ def test_two_servers_in_one_loop_each_answer_on_their_own_socket():
             for r in runners:
                 await compat.sleep_ms(20)
                 srv = compat.sockaddr("127.0.0.1", r.cfg.server_port)
-                off = await exchange(cl, srv, P.request(1, P.mac(1), xid=7))
+                off = await exchange(cl, srv, P.request(D.DISCOVER, P.mac(1), xid=7))
                 got.append(P.yiaddr(off))
         finally:
             cl.close()
@@ -210,8 +211,8 @@ def test_granted_is_told_only_once_the_binding_is_on_flash():
         cl = compat.udp_socket(r.cfg.client_port)
         srv = compat.sockaddr("127.0.0.1", r.cfg.server_port)
         try:
-            off = await exchange(cl, srv, P.request(1, P.mac(1), xid=1))
-            req = P.request(3, P.mac(1), xid=1, options=[(54, r.cfg.address), (50, bytes(off[16:20]))])
+            off = await exchange(cl, srv, P.request(D.DISCOVER, P.mac(1), xid=1))
+            req = P.request(D.REQUEST, P.mac(1), xid=1, options=[(54, r.cfg.address), (50, bytes(off[16:20]))])
             try:
                 await exchange(cl, srv, req, 300)
             except AssertionError:

@@ -15,7 +15,7 @@
 #     every intact record; a wrong version is set aside with a clear log
 #     line, a file of another pool keeps every record that still fits.
 #
-# `make fuzz` (tools/fuzz.py) runs the larger forms.  DORA_POWERCUT_OPS and
+# `make fuzz` (host_tests/long/fuzz.py) runs the larger forms.  DORA_POWERCUT_OPS and
 # DORA_POWERCUT_EVERY override the sizes here.
 
 
@@ -34,7 +34,7 @@ OPS = int(util.env("DORA_POWERCUT_OPS") or util.size(1000, 250))
 # edges of all the others) on the slower MicroPython run.
 EVERY = int(util.env("DORA_POWERCUT_EVERY") or (3 if util.MICROPYTHON else 1))
 
-# Totals, printed by the tests and collected by tools/fuzz.py.
+# Totals, printed by the tests and collected by host_tests/long/fuzz.py.
 tried = {}
 
 

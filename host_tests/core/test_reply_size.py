@@ -39,7 +39,7 @@ def many_small():
 def discover_of(size, i):
     """A DISCOVER of exactly `size` bytes, as a TR-111 CPE sends: 60, then
     43/124/125 filled up."""
-    b = bytearray(P.request(1, P.mac(10 + i), xid=10 + i, options=[(60, b"dslforum.org")], end=False, pad_to=0))
+    b = bytearray(P.request(D.DISCOVER, P.mac(10 + i), xid=10 + i, options=[(60, b"dslforum.org")], end=False, pad_to=0))
     codes = (43, 124, 125)
     k = 0
     while size - len(b) > 3:
@@ -63,17 +63,17 @@ def test_a_client_without_57_gets_at_most_548_bytes():
     # RFC 2131 2.: a client must take a 576-byte IP datagram: 548 bytes of DHCP.
     s = make_server(options=many_small())
     out = bytearray(1500)
-    pkt = P.request(1, P.mac(1))
+    pkt = P.request(D.DISCOVER, P.mac(1))
     n = s.handle(pkt, len(pkt), 0, out)
     assert 300 <= n <= 548
-    assert parsed(out, n)[53] == b"\x02"
+    assert parsed(out, n)[53] == bytes([D.OFFER])
 
 
 def test_option_57_counts_the_ip_and_udp_headers():
     s = make_server(options=many_small())
     out = bytearray(1500)
     for told, most in ((576, 548), (1000, 972), (1500, 1472), (300, 548), (65535, 1472)):
-        pkt = P.request(1, P.mac(1), options=[size57(told)])
+        pkt = P.request(D.DISCOVER, P.mac(1), options=[size57(told)])
         n = s.handle(pkt, len(pkt), 0, out)
         assert n <= most, (told, n)
         assert n > most - 40, (told, n)  # it did fill up to the limit
@@ -83,7 +83,7 @@ def test_option_57_counts_the_ip_and_udp_headers():
 def test_android_with_57_1500_gets_its_captive_portal_uri():
     s = make_server(options=BIG)
     out = out_for(s)
-    pkt = P.request(1, P.mac(1), options=[ANDROID_PRL, size57(1500)])
+    pkt = P.request(D.DISCOVER, P.mac(1), options=[ANDROID_PRL, size57(1500)])
     n = s.handle(pkt, len(pkt), 0, out)
     o = parsed(out, n)
     assert o[114] == PORTAL.encode() and len(o[43]) == 250 and 26 in o
@@ -97,7 +97,7 @@ def test_overload_fills_file_then_sname_before_leaving_anything_out():
             "131": "hex:" + "44" * 50, "132": "hex:" + "55" * 8}
     s = make_server(options=opts)
     out = out_for(s)
-    pkt = P.request(1, P.mac(1), options=[size57(576)])
+    pkt = P.request(D.DISCOVER, P.mac(1), options=[size57(576)])
     n = s.handle(pkt, len(pkt), 0, out)
     assert n <= 548
     o = parsed(out, n)
@@ -115,7 +115,7 @@ def test_what_still_does_not_fit_is_counted_and_named():
     opts = {"128": "hex:" + "11" * 200, "129": "hex:" + "22" * 250, "130": "hex:" + "33" * 250}
     s = make_server(options=opts)
     out = out_for(s)
-    pkt = P.request(1, P.mac(1), options=[size57(576)])
+    pkt = P.request(D.DISCOVER, P.mac(1), options=[size57(576)])
     n = s.handle(pkt, len(pkt), 0, out)
     o = parsed(out, n)
     assert 128 in o and 129 not in o and 130 not in o
@@ -123,7 +123,7 @@ def test_what_still_does_not_fit_is_counted_and_named():
     text = S.cut_text(s)
     assert "129" in text and "130" in text and "544" in text, text
     # The next reply that fits says nothing.
-    pkt = P.request(1, P.mac(2), options=[size57(1500)])
+    pkt = P.request(D.DISCOVER, P.mac(2), options=[size57(1500)])
     s.handle(pkt, len(pkt), 0, out)
     assert s.cut == 0 and s.stats.options_cut == 2
 
@@ -176,9 +176,9 @@ def test_runner_sends_android_its_portal_and_keeps_576_clients_within_576():
     got = {}
 
     async def client(sock, addr):
-        got["android"] = await _exchange(sock, addr, P.request(1, P.mac(1), xid=1, options=[ANDROID_PRL, size57(1500)]))
-        got["small"] = await _exchange(sock, addr, P.request(1, P.mac(2), xid=2, options=[ANDROID_PRL, size57(576)]))
-        got["plain"] = await _exchange(sock, addr, P.request(1, P.mac(3), xid=3, options=[ANDROID_PRL]))
+        got["android"] = await _exchange(sock, addr, P.request(D.DISCOVER, P.mac(1), xid=1, options=[ANDROID_PRL, size57(1500)]))
+        got["small"] = await _exchange(sock, addr, P.request(D.DISCOVER, P.mac(2), xid=2, options=[ANDROID_PRL, size57(576)]))
+        got["plain"] = await _exchange(sock, addr, P.request(D.DISCOVER, P.mac(3), xid=3, options=[ANDROID_PRL]))
 
     logs = []
     r = _serve(util.loopback_config(None, options=BIG, log=True), client, logs)
@@ -215,7 +215,7 @@ def test_only_a_valid_client_identifier_is_echoed():
     s = make_server()
     out = out_for(s)
     for value, echoed in ((b"", False), (b"\x01", False), (b"\x00x", True), (b"\x01" + P.mac(5), True)):
-        pkt = P.request(1, P.mac(5), options=[(61, value)])
+        pkt = P.request(D.DISCOVER, P.mac(5), options=[(61, value)])
         n = s.handle(pkt, len(pkt), 0, out)
         o = parsed(out, n)
         assert (61 in o) == echoed, value
@@ -237,7 +237,7 @@ def test_only_well_formed_relay_agent_information_is_echoed():
         (b"\x01\x01a\x02", False),  # trailing byte
     )
     for value, echoed in cases:
-        pkt = P.request(1, P.mac(6), giaddr=P.ip("10.0.0.1"), options=[(82, value)])
+        pkt = P.request(D.DISCOVER, P.mac(6), giaddr=P.ip("10.0.0.1"), options=[(82, value)])
         n = s.handle(pkt, len(pkt), 0, out)
         assert n and s.dest == S.TO_RELAY
         o = parsed(out, n)
@@ -252,18 +252,18 @@ def test_relayed_requests_from_untrusted_relays_are_dropped_and_counted():
     s = make_server(trusted_relays=["10.0.0.1", "10.0.1.1"])
     out = out_for(s)
     for gi, answered in (("10.0.0.1", True), ("10.0.1.1", True), ("10.0.0.2", False), ("192.168.4.50", False)):
-        pkt = P.request(1, P.mac(7), giaddr=P.ip(gi), options=[(82, b"\x01\x01a")])
+        pkt = P.request(D.DISCOVER, P.mac(7), giaddr=P.ip(gi), options=[(82, b"\x01\x01a")])
         n = s.handle(pkt, len(pkt), 0, out)
         assert bool(n) == answered, gi
         if answered:
             assert s.dest == S.TO_RELAY and bytes(out[24:28]) == P.ip(gi)
     assert s.stats.untrusted_relays == 2
-    pkt = P.request(1, P.mac(8))  # on-link clients are not affected
+    pkt = P.request(D.DISCOVER, P.mac(8))  # on-link clients are not affected
     assert s.handle(pkt, len(pkt), 0, out) and s.dest == S.TO_BROADCAST
 
 
 def test_trusted_relays_default_accepts_any_and_empty_accepts_none():
-    pkt = P.request(1, P.mac(7), giaddr=P.ip("10.9.9.9"))
+    pkt = P.request(D.DISCOVER, P.mac(7), giaddr=P.ip("10.9.9.9"))
     s = make_server()
     assert s.handle(pkt, len(pkt), 0, out_for(s))
     s = make_server(trusted_relays=[])
@@ -283,7 +283,7 @@ BOOT = {"next_server": "192.168.4.5", "boot_file": "pxelinux.0"}
 def test_next_server_and_boot_file_fill_siaddr_file_and_66_67_when_asked():
     s = make_server(**BOOT)
     out = out_for(s)
-    pkt = P.request(1, P.mac(1), options=[(55, bytes([1, 3, 66, 67]))])
+    pkt = P.request(D.DISCOVER, P.mac(1), options=[(55, bytes([1, 3, 66, 67]))])
     n = s.handle(pkt, len(pkt), 0, out)
     o = parsed(out, n)
     assert bytes(out[20:24]) == P.ip("192.168.4.5")
@@ -291,15 +291,15 @@ def test_next_server_and_boot_file_fill_siaddr_file_and_66_67_when_asked():
     assert o[66] == b"192.168.4.5" and o[67] == b"pxelinux.0"
     c = Client(s, 2)
     c.out = out_for(s)
-    n = c.send(1, 0, [(55, bytes([1, 3]))])
+    n = c.send(D.DISCOVER, 0, [(55, bytes([1, 3]))])
     o = parsed(c.out, n)
     assert 66 not in o and 67 not in o
     assert bytes(c.out[20:24]) == P.ip("192.168.4.5") and P.cstring(c.out, D.OFF_FILE, 128) == b"pxelinux.0"
     a = c.dora(0)
     assert a and bytes(c.out[20:24]) == P.ip("192.168.4.5")  # the ACK too
     # A NAK (a renewal of the address offered to the first client) carries neither.
-    n = c.send(3, 0, ciaddr=P.ip("192.168.4.16"))
-    assert parsed(c.out, n)[53] == b"\x06"
+    n = c.send(D.REQUEST, 0, ciaddr=P.ip("192.168.4.16"))
+    assert parsed(c.out, n)[53] == bytes([D.NAK])
     assert bytes(c.out[20:24]) == bytes(4) and P.cstring(c.out, D.OFF_FILE, 128) == b""
 
 
@@ -316,7 +316,7 @@ def test_a_static_host_and_a_class_have_their_own_boot_server_and_file():
         (P.mac(3), [(60, b"phone-x1")], "192.168.4.7", b"phone.cfg"),
         (P.mac(4), [], "192.168.4.5", b"pxelinux.0"),
     ):
-        pkt = P.request(1, mac, options=[prl] + extra)
+        pkt = P.request(D.DISCOVER, mac, options=[prl] + extra)
         n = s.handle(pkt, len(pkt), 0, out)
         o = parsed(out, n)
         assert bytes(out[20:24]) == P.ip(server) and P.cstring(out, D.OFF_FILE, 128) == name
@@ -327,13 +327,13 @@ def test_boot_file_moves_to_option_67_when_file_carries_options():
     opts = {"128": "hex:" + "11" * 120, "129": "hex:" + "22" * 120, "130": "hex:" + "33" * 100}
     s = make_server(options=opts, **BOOT)
     out = out_for(s)
-    pkt = P.request(1, P.mac(1), options=[size57(576), (55, bytes([1, 3, 128, 129, 130]))])
+    pkt = P.request(D.DISCOVER, P.mac(1), options=[size57(576), (55, bytes([1, 3, 128, 129, 130]))])
     n = s.handle(pkt, len(pkt), 0, out)
     o = parsed(out, n)
     assert o[52][0] & 1 and o[130] == b"\x33" * 100
     assert o[67] == b"pxelinux.0"  # not asked for, but the file field is taken
     # With room to spare the boot file stays in the file field.
-    pkt = P.request(1, P.mac(2), options=[size57(1500), (55, bytes([1, 3, 128, 129, 130]))])
+    pkt = P.request(D.DISCOVER, P.mac(2), options=[size57(1500), (55, bytes([1, 3, 128, 129, 130]))])
     n = s.handle(pkt, len(pkt), 0, out)
     o = parsed(out, n)
     assert 52 not in o and 67 not in o and P.cstring(out, D.OFF_FILE, 128) == b"pxelinux.0"
@@ -364,12 +364,12 @@ def test_the_new_reply_paths_allocate_nothing():
                     **BOOT)
     out = out_for(s)
     seq = [
-        P.request(1, P.mac(1), options=[size57(576), (61, b"\x01")]),  # overload, cut, bad 61
-        P.request(1, P.mac(2), options=[ANDROID_PRL, size57(1500), (61, b"\x00abc")]),
-        P.request(1, P.mac(9), options=[(55, bytes([1, 66, 67]))]),  # static host's boot server
-        P.request(1, P.mac(3), giaddr=P.ip("10.0.0.1"), options=[(82, b"\x01\x05ab")]),  # bad 82
-        P.request(1, P.mac(4), giaddr=P.ip("10.0.0.2")),  # untrusted relay
-        P.request(1, P.mac(5), xid=5, options=[(43, b"x" * 250), (124, b"y" * 250), (125, b"z" * 250)], pad_to=1200),
+        P.request(D.DISCOVER, P.mac(1), options=[size57(576), (61, b"\x01")]),  # overload, cut, bad 61
+        P.request(D.DISCOVER, P.mac(2), options=[ANDROID_PRL, size57(1500), (61, b"\x00abc")]),
+        P.request(D.DISCOVER, P.mac(9), options=[(55, bytes([1, 66, 67]))]),  # static host's boot server
+        P.request(D.DISCOVER, P.mac(3), giaddr=P.ip("10.0.0.1"), options=[(82, b"\x01\x05ab")]),  # bad 82
+        P.request(D.DISCOVER, P.mac(4), giaddr=P.ip("10.0.0.2")),  # untrusted relay
+        P.request(D.DISCOVER, P.mac(5), xid=5, options=[(43, b"x" * 250), (124, b"y" * 250), (125, b"z" * 250)], pad_to=1200),
     ]
     lengths = [len(p) for p in seq]
     got = bytearray(len(seq))
@@ -402,7 +402,7 @@ def test_a_heap_without_a_1472_byte_piece_still_serves_usual_requests():
     srv = compat.udp_socket(sp, None, "127.0.0.1")
     cl = compat.udp_socket(cp, None, "127.0.0.1")
     try:
-        pkt = P.request(1, P.mac(1))
+        pkt = P.request(D.DISCOVER, P.mac(1))
         cl.sendto(pkt, compat.sockaddr("127.0.0.1", sp))
         frag = Fragmented(srv)
         data = None

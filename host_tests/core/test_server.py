@@ -2,6 +2,7 @@
 
 from dora import server as S
 from dora import leases as L
+from dora import dhcp as D
 
 import packets as P
 from helpers import Client, make_server, state_of, OTHER_SERVER
@@ -10,16 +11,16 @@ from helpers import Client, make_server, state_of, OTHER_SERVER
 def test_dora_gives_first_pool_address_with_options():
     s = make_server()
     c = Client(s, 1)
-    n = c.send(1, 0, [(55, bytes([1, 3, 6, 15, 28, 51]))])
+    n = c.send(D.DISCOVER, 0, [(55, bytes([1, 3, 6, 15, 28, 51]))])
     assert n >= 300 and s.dest == S.TO_BROADCAST
     o = P.options(c.out, n)
-    assert o[53] == b"\x02" and o[54] == P.ip("192.168.4.1")
+    assert o[53] == bytes([D.OFFER]) and o[54] == P.ip("192.168.4.1")
     assert P.yiaddr(c.out) == "192.168.4.16"
     assert o[1] == P.ip("255.255.255.0") and o[3] == P.ip("192.168.4.1") and o[6] == P.ip("192.168.4.1")
     assert o[51] == bytes((0, 0, 0x0E, 0x10))  # 3600
     assert o[58] == bytes((0, 0, 0x07, 0x08)) and o[59] == bytes((0, 0, 0x0C, 0x4E))  # 1800, 3150
-    assert c.out[0] == 2 and c.out[4:8] == P.request(1, c.mac, xid=c.xid)[4:8]
-    assert c.request("192.168.4.16") == 5
+    assert c.out[0] == D.BOOTREPLY and c.out[4:8] == P.request(D.DISCOVER, c.mac, xid=c.xid)[4:8]
+    assert c.request("192.168.4.16") == D.ACK
     assert state_of(s, "192.168.4.16", 0) == "bound"
 
 
@@ -36,10 +37,10 @@ def test_option_53_anywhere_and_parameter_list_filters():
     pkt = P.request(None, c.mac, options=[(55, bytes([1, 42])), (12, b"dev"), (53, b"\x01")])
     n = s.handle(pkt, len(pkt), 0, c.out)
     o = P.options(c.out, n)
-    assert o[53] == b"\x02"
+    assert o[53] == bytes([D.OFFER])
     assert 42 in o and 1 in o
     assert 3 not in o and 6 not in o and 15 not in o and 114 not in o
-    n = c.send(1, 0)  # no 55: everything configured
+    n = c.send(D.DISCOVER, 0)  # no 55: everything configured
     o = P.options(c.out, n)
     assert o[15] == b"lan" and o[114] == b"http://portal/" and o[42] == P.ip("192.168.4.1")
 
@@ -66,7 +67,7 @@ def test_selecting_request_for_unoffered_address_is_naked():
     s = make_server()
     c = Client(s, 1)
     c.discover()
-    assert c.request("192.168.4.20") == 6
+    assert c.request("192.168.4.20") == D.NAK
     assert s.stats.naks == 1
 
 
@@ -74,12 +75,12 @@ def test_renewal_extends_and_rebinding_too():
     s = make_server()
     c = Client(s, 1)
     addr = c.dora(0)
-    assert c.renew(1800) == 5 and s.dest == S.TO_CIADDR
+    assert c.renew(1800) == D.ACK and s.dest == S.TO_CIADDR
     assert c.out[12:16] == P.ip(addr)
     assert s.event == S.EV_RENEW
     assert state_of(s, addr, 3600 + 1000) == "bound"  # extended from 1800
     # REBINDING: the same message, broadcast; the answer is the same.
-    assert c.renew(3150 + 1800) == 5
+    assert c.renew(3150 + 1800) == D.ACK
 
 
 def test_renewal_of_someone_elses_address_is_naked():
@@ -87,14 +88,14 @@ def test_renewal_of_someone_elses_address_is_naked():
     a, b = Client(s, 1), Client(s, 2)
     addr = a.dora(0)
     b.dora(0)
-    assert b.renew(10, addr) == 6
+    assert b.renew(10, addr) == D.NAK
     assert state_of(s, addr, 10) == "bound"
 
 
 def test_renewal_for_unknown_address_outside_pool_authoritative_or_not():
     s = make_server()
     c = Client(s, 1)
-    assert c.renew(0, "10.0.0.5") == 6
+    assert c.renew(0, "10.0.0.5") == D.NAK
     s = make_server(authoritative=False)
     c = Client(s, 1)
     assert c.renew(0, "10.0.0.5") is None
@@ -104,12 +105,12 @@ def test_init_reboot_ack_nak_and_silence():
     s = make_server()
     a, b = Client(s, 1), Client(s, 2)
     addr = a.dora(0)
-    assert a.init_reboot(addr, 100) == 5  # its own binding
-    assert b.init_reboot(addr, 100) == 6  # someone else's
-    assert b.init_reboot("10.1.2.3", 100) == 6  # wrong network
-    assert b.init_reboot("192.168.4.100", 100) == 6  # in subnet, outside pool
+    assert a.init_reboot(addr, 100) == D.ACK  # its own binding
+    assert b.init_reboot(addr, 100) == D.NAK  # someone else's
+    assert b.init_reboot("10.1.2.3", 100) == D.NAK  # wrong network
+    assert b.init_reboot("192.168.4.100", 100) == D.NAK  # in subnet, outside pool
     # Unknown but free (a lost lease file): granted when authoritative...
-    assert Client(s, 3).init_reboot("192.168.4.20", 100) == 5
+    assert Client(s, 3).init_reboot("192.168.4.20", 100) == D.ACK
     # ...silence when not authoritative.
     q = make_server(authoritative=False)
     assert Client(q, 3).init_reboot("192.168.4.20", 100) is None
@@ -161,9 +162,9 @@ def test_decline_quarantines_address():
 def test_inform_acks_without_lease():
     s = make_server()
     c = Client(s, 1)
-    n = c.send(8, 0, ciaddr=P.ip("192.168.4.77"))
+    n = c.send(D.INFORM, 0, ciaddr=P.ip("192.168.4.77"))
     o = P.options(c.out, n)
-    assert o[53] == b"\x05" and 51 not in o and 58 not in o
+    assert o[53] == bytes([D.ACK]) and 51 not in o and 58 not in o
     assert P.yiaddr(c.out) == "0.0.0.0" and c.out[12:16] == P.ip("192.168.4.77")
     assert s.dest == S.TO_CIADDR
 
@@ -180,7 +181,7 @@ def test_allocation_order_static_then_sticky_then_requested_then_lru():
 
 def test_static_host_moved_by_init_reboot_nak():
     s = make_server(static=[{"mac": "02:00:00:00:00:05", "address": "192.168.4.22"}])
-    assert Client(s, 5).init_reboot("192.168.4.17", 0) == 6
+    assert Client(s, 5).init_reboot("192.168.4.17", 0) == D.NAK
 
 
 def test_pool_exhaustion_is_counted_and_silent():
@@ -207,19 +208,19 @@ def test_client_identifier_keys_the_lease():
     assert b.discover(1) != addr
     # The same client id from another MAC (a new NIC) keeps the lease.
     c = Client(s, 2, client_id=b"\xff\x00\x00\x00\x01" + b"duid-long-enough")
-    assert c.renew(2, addr) == 5
-    n = a.send(1, 3)
+    assert c.renew(2, addr) == D.ACK
+    n = a.send(D.DISCOVER, 3)
     assert P.options(a.out, n)[61] == b"\xff\x00\x00\x00\x01duid-long-enough"  # RFC 6842
 
 
 def test_relayed_requests_answered_to_giaddr():
     s = make_server()
     c = Client(s, 1)
-    n = c.send(1, 0, [(82, b"\x01\x03abc")], giaddr=P.ip("192.168.4.254"))
+    n = c.send(D.DISCOVER, 0, [(82, b"\x01\x03abc")], giaddr=P.ip("192.168.4.254"))
     assert n and s.dest == S.TO_RELAY and c.out[24:28] == P.ip("192.168.4.254")
     assert P.options(c.out, n)[82] == b"\x01\x03abc"
-    n = c.send(3, 0, [(50, P.ip("10.0.0.1"))], giaddr=P.ip("192.168.4.254"))
-    assert P.options(c.out, n)[53] == b"\x06" and s.dest == S.TO_RELAY
+    n = c.send(D.REQUEST, 0, [(50, P.ip("10.0.0.1"))], giaddr=P.ip("192.168.4.254"))
+    assert P.options(c.out, n)[53] == bytes([D.NAK]) and s.dest == S.TO_RELAY
     assert c.out[10] & 0x80  # a relayed NAK asks the relay to broadcast
 
 
@@ -229,13 +230,13 @@ def test_reply_respects_max_message_size():
         opts[str(code)] = "hex:" + "ab" * 200
     s = make_server(options=opts)
     c = Client(s, 1)
-    n = c.send(1, 0, [(57, b"\x02\x40")])  # 576
+    n = c.send(D.DISCOVER, 0, [(57, b"\x02\x40")])  # 576
     assert n <= 576
     o = P.options(c.out, n)
-    assert o[53] == b"\x02" and 54 in o and 51 in o
+    assert o[53] == bytes([D.OFFER]) and 54 in o and 51 in o
     # Bigger buffer and a client that takes more: still within both limits.
     big = bytearray(1500)
-    pkt = P.request(1, c.mac, options=[(57, b"\x05\xdc")])
+    pkt = P.request(D.DISCOVER, c.mac, options=[(57, b"\x05\xdc")])
     n = s.handle(pkt, len(pkt), 0, big)
     assert 576 < n <= 1500
 
@@ -244,17 +245,17 @@ def test_malformed_input_dropped_counted_table_unchanged():
     s = make_server()
     Client(s, 1).dora(0)
     before = bytes(s.table.recs)
-    good = P.request(1, P.mac(2))
+    good = P.request(D.DISCOVER, P.mac(2))
     bad = [
         good[:100],  # short
-        P.request(1, P.mac(2), op=2),  # a reply, not a request
-        P.request(1, P.mac(2), htype=6),
-        P.request(1, P.mac(2), hlen=16),
-        P.request(1, P.mac(2), cookie=b"\x63\x82\x53\x64"),
-        P.request(1, P.mac(2), options=[(12, b"x" * 200)], pad_to=0)[:-150],  # overrun
+        P.request(D.DISCOVER, P.mac(2), op=2),  # a reply, not a request
+        P.request(D.DISCOVER, P.mac(2), htype=6),
+        P.request(D.DISCOVER, P.mac(2), hlen=16),
+        P.request(D.DISCOVER, P.mac(2), cookie=b"\x63\x82\x53\x64"),
+        P.request(D.DISCOVER, P.mac(2), options=[(12, b"x" * 200)], pad_to=0)[:-150],  # overrun
         P.request(None, P.mac(2)),  # no type
         P.request(9, P.mac(2)),  # unknown type
-        P.request(1, P.mac(2), options=[(52, b"\x01")], end=False, pad_to=0) + b"\x0c\x10",  # overload bad
+        P.request(D.DISCOVER, P.mac(2), options=[(52, b"\x01")], end=False, pad_to=0) + b"\x0c\x10",  # overload bad
     ]
     out = bytearray(576)
     for pkt in bad:
@@ -265,7 +266,7 @@ def test_malformed_input_dropped_counted_table_unchanged():
 
 def test_option_overload_in_file_field():
     s = make_server()
-    pkt = bytearray(P.request(1, P.mac(3), options=[(52, b"\x01")], end=True))
+    pkt = bytearray(P.request(D.DISCOVER, P.mac(3), options=[(52, b"\x01")], end=True))
     # Put the parameter request list into the file field (offset 108).
     pkt[108:113] = bytes((55, 2, 1, 3, 255))
     out = bytearray(576)
@@ -285,7 +286,7 @@ def test_client_id_that_is_just_the_mac_keys_by_mac():
     c = Client(s, 1, client_id=b"\x01" + P.mac(1))  # busybox udhcpc's default
     addr = c.dora(0)
     assert s.table.kind(s.slot_of(P.ip(addr), 0)) == L.KEY_MAC
-    assert Client(s, 1).renew(5, addr) == 5  # the same client without option 61
+    assert Client(s, 1).renew(5, addr) == D.ACK  # the same client without option 61
     # Type 1 with another MAC is a real identifier, not chaddr.
     d = Client(s, 2, client_id=b"\x01" + P.mac(9))
     a2 = d.dora(0)
@@ -311,7 +312,7 @@ def test_lost_lease_file_renumbers_nobody():
     naks = renumbered = 0
     for i, c in enumerate(stations):
         c.srv = s
-        n = c.send(3, 1800 + i, ciaddr=P.ip(before[i]), flags=0x8000 if i % 2 else 0)
+        n = c.send(D.REQUEST, 1800 + i, ciaddr=P.ip(before[i]), flags=0x8000 if i % 2 else 0)
         t = c.reply_type(n)
         naks += t == 6
         renumbered += t != 5 or P.yiaddr(c.out) != before[i]
@@ -333,22 +334,22 @@ def test_renewal_of_an_address_held_by_another_is_naked_and_named():
     a, b = Client(s, 1), Client(s, 2)
     addr = a.dora(0)
     b.dora(0)
-    assert b.renew(10, addr) == 6
+    assert b.renew(10, addr) == D.NAK
     # What a log line needs: the address refused and the client (its chaddr,
     # its key).
     assert s.event == S.EV_NAK and s.event_slot == -1
     assert bytes(s.ip) == P.ip(addr)
     assert bytes(s.msg.buf[28:34]) == b.mac and s.kind == L.KEY_MAC and bytes(s.key[:6]) == b.mac
     # A SELECTING request for an address not offered to it: the same.
-    assert b.request("192.168.4.22", 11) == 6
+    assert b.request("192.168.4.22", 11) == D.NAK
     assert s.event == S.EV_NAK and bytes(s.ip) == P.ip("192.168.4.22")
     # INIT-REBOOT for another's address.
-    assert b.init_reboot(addr, 12) == 6 and bytes(s.ip) == P.ip(addr)
+    assert b.init_reboot(addr, 12) == D.NAK and bytes(s.ip) == P.ip(addr)
 
 
 def test_a_static_host_renewing_a_dynamic_address_is_moved_to_its_own():
     s = make_server(static=[{"mac": "02:00:00:00:00:05", "address": "192.168.4.22"}])
-    assert Client(s, 5).renew(0, "192.168.4.17") == 6
+    assert Client(s, 5).renew(0, "192.168.4.17") == D.NAK
 
 
 def _bound_slots(s, key_mac, now):
@@ -368,7 +369,7 @@ def test_one_client_never_holds_two_leases_after_a_restart():
     s = make_server(path)
     a = Client(s, 1)
     first = a.dora(0)
-    assert a.init_reboot("192.168.4.20", 4000) == 5  # the first lease expired at 3600
+    assert a.init_reboot("192.168.4.20", 4000) == D.ACK  # the first lease expired at 3600
     s.store.commit(4000)
     assert len(_bound_slots(s, a.mac, 4001)) == 1
     s.store.close()
@@ -387,7 +388,7 @@ def test_one_key_one_slot_when_an_affinity_is_given_up():
     a = Client(s, 1)
     first = a.dora(0)
     a.release(10)
-    assert a.init_reboot("192.168.4.21", 20) == 5
+    assert a.init_reboot("192.168.4.21", 20) == D.ACK
     s.store.commit(20)
     s.store.close()
     s = make_server(path)
@@ -411,8 +412,8 @@ def test_a_client_that_starts_sending_a_client_id_keeps_its_address():
     addr = boot.dora(0)
     os_ = Client(s, 1, client_id=b"\xff\x00\x00\x00\x01\x00\x04" + b"duid-of-the-os")
     assert os_.discover(100) == addr
-    assert os_.request(addr, 100) == 5 and P.yiaddr(os_.out) == addr
-    assert os_.renew(1900, addr) == 5
+    assert os_.request(addr, 100) == D.ACK and P.yiaddr(os_.out) == addr
+    assert os_.renew(1900, addr) == D.ACK
     t = s.table
     slot = s.slot_of(P.ip(addr), 0)
     assert t.kind(slot) == L.KEY_CLIENT_ID and t.count(L.BOUND, 1900) == 2
@@ -421,15 +422,15 @@ def test_a_client_that_starts_sending_a_client_id_keeps_its_address():
     s = make_server(path)
     assert s.table.kind(slot) == L.KEY_CLIENT_ID and s.table.count(L.BOUND, 1) == 2
     os_.srv = s
-    assert os_.renew(10, addr) == 5
+    assert os_.renew(10, addr) == D.ACK
 
 
 def test_a_renewing_client_that_starts_sending_a_client_id_keeps_its_address():
     s = make_server()
     addr = Client(s, 1).dora(0)
     c = Client(s, 1, client_id=b"\xff\x00\x00\x00\x01\x00\x04" + b"duid-of-the-os")
-    assert c.renew(1800, addr) == 5
-    assert c.init_reboot(addr, 1900) == 5
+    assert c.renew(1800, addr) == D.ACK
+    assert c.init_reboot(addr, 1900) == D.ACK
     assert s.stats.naks == 0
 
 
@@ -437,14 +438,14 @@ def test_a_revoked_address_is_not_granted_to_an_unknown_renewal():
     s = make_server()
     a = Client(s, 1)
     old = a.dora(0)
-    assert a.init_reboot("192.168.4.20", 10) == 5  # moves: `old` is simply free
+    assert a.init_reboot("192.168.4.20", 10) == D.ACK  # moves: `old` is simply free
     assert not s.table.dropped(s.slot_of(P.ip(old), 0))
-    assert a.init_reboot(old, 15) == 5  # and may come back (a dual-boot host)
-    assert a.init_reboot("192.168.4.20", 16) == 5
+    assert a.init_reboot(old, 15) == D.ACK  # and may come back (a dual-boot host)
+    assert a.init_reboot("192.168.4.20", 16) == D.ACK
     # Revoked (the runner's revoke forgets the slot): the holder's renewal is NAKed.
     slot = s.slot_of(P.ip("192.168.4.20"), 0)
     s.table.forget(slot, 30)
-    assert a.renew(40, "192.168.4.20") == 6
+    assert a.renew(40, "192.168.4.20") == D.NAK
     # Handed out again, the mark goes.
     c = Client(s, 3)
     assert c.discover(50, [(50, P.ip("192.168.4.20"))]) == "192.168.4.20"

@@ -3,7 +3,7 @@
 # (clock back at 0, leases reloaded from the file).  After each day the
 # table agrees with every station (soaking.check), the heap after a
 # collection is flat and the lease file stays bounded.  `make soak` runs
-# 30 days (tools/soak.py).
+# 30 days (host_tests/long/soak.py).
 
 import soaking
 import util

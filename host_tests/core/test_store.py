@@ -3,6 +3,7 @@
 from dora import leases as L
 from dora import server as S
 from dora import store as ST
+from dora import dhcp as D
 
 import packets as P
 import util
@@ -36,7 +37,7 @@ def test_binding_survives_restart_relative_to_boot():
     for i, a in enumerate(addrs):
         assert state_of(t, a, 0) == "bound"
         assert state_of(t, a, 3599) == "bound"
-        assert Client(t, i).renew(10, a) == 5
+        assert Client(t, i).renew(10, a) == D.ACK
     # Someone else cannot take them.
     assert Client(t, 50).discover(1) not in addrs
 
@@ -50,7 +51,7 @@ def test_one_record_per_binding_and_no_write_for_renewal():
     c.dora(0)
     assert size(path) == base + 16 and s.store.writes == 2  # header + 1 append
     for t in (1800, 3600, 5400):
-        assert c.renew(t) == 5
+        assert c.renew(t) == D.ACK
     assert size(path) == base + 16 and s.store.writes == 2
     c.release(6000)
     assert s.store.pending == 1  # a release is queued, not urgent
@@ -67,7 +68,7 @@ def test_group_commit_appends_many_bindings_in_one_write():
     offers = [c.discover(0) for c in clients]
     # Four REQUESTs handled in one receive round: each ACK is durable-pending.
     for c, a in zip(clients, offers):
-        pkt = P.request(3, c.mac, xid=c.xid, options=[(54, s.sid), (50, P.ip(a))])
+        pkt = P.request(D.REQUEST, c.mac, xid=c.xid, options=[(54, s.sid), (50, P.ip(a))])
         assert s.handle(pkt, len(pkt), 0, out) and s.durable
     assert s.store.pending == 4
     s.store.commit(0)
@@ -153,7 +154,7 @@ def test_a_smaller_pool_keeps_every_lease_that_still_fits():
                and "4 record(s) kept, 2 for addresses outside this pool dropped" in line for line in logs), logs
     assert not any(".old" in line for line in logs), logs
     for i in range(4):
-        assert Client(t, i).renew(10, addrs[i]) == 5  # nobody renumbered
+        assert Client(t, i).renew(10, addrs[i]) == D.ACK  # nobody renumbered
     t.store.close()
     # Rewritten for the new pool: the next boot reads it without a word.
     logs = []
@@ -365,7 +366,7 @@ def test_a_failed_write_is_reported_kept_and_retried_with_backoff():
     assert not s.store.durable(slot) and s.store.pending == 1
     # Bindings already on flash need no write: their renewals may be sent.
     for c in old:
-        assert c.renew(2) == 5 and s.store.durable(s.slot_of(P.ip(c.addr), 0))
+        assert c.renew(2) == D.ACK and s.store.durable(s.slot_of(P.ip(c.addr), 0))
     assert any("write failed (ENOSPC, no space left), attempt 1: 1 record(s) wait in RAM" in x for x in logs), logs
     # flush() (housekeeping) never raises and backs off: 2, 4, 8 ... 64 s.
     tries = flash.write_calls
@@ -381,7 +382,7 @@ def test_a_failed_write_is_reported_kept_and_retried_with_backoff():
     assert s.store.durable(slot) and s.store.failed == 10
     assert sum(1 for x in logs if "write failed" in x) == 4  # attempts 1, 2, 4, 8
     assert any("written again after 10 failed attempt(s)" in x for x in logs), logs
-    assert new.request(addr, now) == 5
+    assert new.request(addr, now) == D.ACK
     t, _ = _on_flash(files={"leases.dat": bytes(flash.files["leases.dat"])})
     assert state_of(t, addr, 0) == "bound" and all(state_of(t, c.addr, 0) == "bound" for c in old)
 
@@ -424,7 +425,7 @@ def test_a_missing_lease_directory_is_reported_and_retried():
     util.raises(OSError, c.request, addr, 1)
     os.mkdir(base)  # the card is back
     try:
-        assert c.request(addr, 2) == 5
+        assert c.request(addr, 2) == D.ACK
         s.store.close()
         assert state_of(make_server(path), addr, 0) == "bound"
     finally:
@@ -479,12 +480,12 @@ def test_a_repair_that_cannot_be_written_serves_what_was_read():
         assert any("cannot be rewritten (%s): serving the 4 lease(s) read" % why in x for x in logs), logs
         for c, a in zip(clients, addrs):
             c.srv = t
-            assert c.renew(5, a) == 5  # on flash already: renewed at once
+            assert c.renew(5, a) == D.ACK  # on flash already: renewed at once
         new = Held(t, 9)
         addr = new.discover(6)
         util.raises(OSError, new.request, addr, 6)
         fs.refuse = False
-        assert new.request(addr, 7) == 5
+        assert new.request(addr, 7) == D.ACK
         u, _ = _on_flash(files={"leases.dat": bytes(fs.sim.files["leases.dat"])})
         assert all(state_of(u, a, 0) == "bound" for a in addrs + [addr])
 

@@ -4,6 +4,8 @@
 import os
 import sys
 
+from polling import until  # noqa: F401 (tools/dora_lab/polling.py: the bench waits the same way)
+
 MICROPYTHON = sys.implementation.name == "micropython"
 # The Pico W image in the emulated RP2040 (tools/board_tests.py): a heap of
 # about 190 kB, lease files on a RAM littlefs at /ram, no network.
@@ -73,18 +75,6 @@ def raises(exc, fn, *args):
     except exc as e:
         return e
     raise AssertionError("%s not raised" % exc.__name__)
-
-
-async def until(pred, ms=3000):
-    """Poll pred() every 10 ms inside an asyncio loop, for at most ms:
-    True once it holds, else False."""
-    from dora.compat import sleep_ms
-
-    for _ in range(ms // 10):
-        if pred():
-            return True
-        await sleep_ms(10)
-    return False
 
 
 def locked(fn):

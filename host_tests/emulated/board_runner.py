@@ -8,7 +8,7 @@ import gc
 import os
 import sys
 
-import util
+from testrun import run_tests
 
 
 def _tidy():
@@ -27,7 +27,6 @@ def _tidy():
 
 
 def run(name):
-    passed = failed = skipped = 0
     try:
         mod = __import__(name)
     except Exception as e:
@@ -35,23 +34,7 @@ def run(name):
         sys.print_exception(e)
         print("RESULT %s 0 1 0 %d" % (name, gc.mem_free()))
         return
-    for t in sorted(k for k in dir(mod) if k.startswith("test_")):
-        fn = getattr(mod, t)
-        if not callable(fn):
-            continue
-        print("RUN %s.%s" % (name, t))  # names the culprit if the board hangs
-        try:
-            fn()
-            passed += 1
-        except util.SkipTest as e:
-            skipped += 1
-            print("SKIP %s.%s: %s" % (name, t, e))
-        except Exception as e:
-            failed += 1
-            print("FAIL %s.%s" % (name, t))
-            sys.print_exception(e)
-        gc.enable()
-        gc.collect()
+    passed, failed, skipped = run_tests(mod, name, announce=True)
     for m in list(sys.modules):
         if m.startswith("test_"):
             del sys.modules[m]

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-import netns
+from dora_lab import netns
 
 
 def require(*tools):

@@ -29,7 +29,7 @@ import time
 
 import pytest
 
-import netns
+from dora_lab import netns
 
 ROOT = netns.ROOT
 CLIENT_MAIN = os.path.join(ROOT, "boards", "unix", "client_main.py")

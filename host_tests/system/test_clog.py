@@ -28,7 +28,7 @@ import time
 
 import pytest
 
-from netns import Dora, Lab, wait_for
+from dora_lab.netns import Dora, Lab, wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LOADGEN = os.path.join(ROOT, "tools", "loadgen.py")

@@ -34,8 +34,8 @@ sys.path.insert(0, HERE)
 
 import ethernet_board as EB  # noqa: E402
 import leases as lease_tool  # noqa: E402
-import netns  # noqa: E402
-from netns import Dhclient, Dhcpcd, Lab, Udhcpc, wait_for  # noqa: E402
+from dora_lab import netns  # noqa: E402
+from dora_lab.netns import Dhclient, Dhcpcd, Lab, Udhcpc, wait_for  # noqa: E402
 
 LEASE = 40  # seconds: T1 at 20 s, so a renewal happens within a test
 POOL = ("192.168.4.16", "192.168.4.250")

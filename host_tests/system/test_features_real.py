@@ -5,7 +5,7 @@
 # static host's address and name, two pools served by one process, and the
 # expiry report.  Every reply dora sends must dissect cleanly in tshark.
 #
-# Uses host_tests/system/netns.py; skips without root/netns (fails in CI).
+# Uses tools/dora_lab/netns.py; skips without root/netns (fails in CI).
 
 import os
 import re
@@ -13,7 +13,7 @@ import signal
 
 import pytest
 
-from netns import Dhcpcd, Dora, Lab, Udhcpc, wait_for
+from dora_lab.netns import Dhcpcd, Dora, Lab, Udhcpc, wait_for
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import re
 import sys
 import time
 
-from netns import Dora, Lab, Udhcpc, wait_for
+from dora_lab.netns import Dora, Lab, Udhcpc, wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FLOOD_COUNT = int(os.getenv("DORA_FLOOD_COUNT") or 3000)

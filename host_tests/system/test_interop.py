@@ -1,6 +1,6 @@
 # Interoperability of dora's server with the real DHCP clients of Debian
 # (busybox udhcpc, ISC dhclient, dhcpcd 9), as root in network namespaces
-# (host_tests/system/netns.py): dora runs on the MicroPython unix port, from
+# (tools/dora_lab/netns.py): dora runs on the MicroPython unix port, from
 # the firmware/ files that go on a board, in an access-point namespace; each
 # client runs in its own station namespace on the AP's bridge.
 #
@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from netns import CLIENTS, Dhclient, Dhcpcd, Dora, Lab, Udhcpc, wait_for
+from dora_lab.netns import CLIENTS, Dhclient, Dhcpcd, Dora, Lab, Udhcpc, wait_for
 
 pytestmark = pytest.mark.system
 

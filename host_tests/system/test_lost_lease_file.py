@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from netns import CLIENTS, Dora, Lab, wait_for
+from dora_lab.netns import CLIENTS, Dora, Lab, wait_for
 
 pytestmark = pytest.mark.system
 

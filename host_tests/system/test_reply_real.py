@@ -5,11 +5,11 @@
 # option it asked for, the boot server (siaddr, 66) and the boot file (67)
 # in it.  Every reply dora sends must dissect cleanly in tshark.
 #
-# Uses host_tests/system/netns.py; skips without root/netns (fails in CI).
+# Uses tools/dora_lab/netns.py; skips without root/netns (fails in CI).
 
 import pytest
 
-from netns import Dora, Lab, Udhcpc, wait_for
+from dora_lab.netns import Dora, Lab, Udhcpc, wait_for
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 # Runs on the board for bench/board.py: dora's heap and CPU figures on the
-# emulated Pico W, with the frozen dora.  Needs ramdisk.py's mount() and the
-# core tests' packets module.  Prints one "FIG name value" line per figure.
+# emulated Pico W, with the frozen dora.  Needs tools/dora_lab's ramdisk.py
+# mount() and packets module.  Prints one "FIG name value" line per figure.
 #
 # CPU time comes from the emulator's cycle counter (tools/emu/cycle-counter.mjs),
 # read through machine.mem32 as a small int so that reading it allocates
@@ -69,8 +69,10 @@ def run(disk_bytes, clients=253, rounds=4, timed_count=64):
     fig("pool_size", s.cfg.pool_size)
     fig("server_253_free", free() + disk_bytes)
 
-    disc = bytearray(P.request(1, P.mac(0), xid=0))
-    req = bytearray(P.request(3, P.mac(0), xid=0, options=[(50, b"\0\0\0\0"), (54, SERVER_IP)]))
+    from dora import dhcp as D  # loaded with the server already: no heap taken
+
+    disc = bytearray(P.request(D.DISCOVER, P.mac(0), xid=0))
+    req = bytearray(P.request(D.REQUEST, P.mac(0), xid=0, options=[(50, b"\0\0\0\0"), (54, SERVER_IP)]))
     asked = option_at(req, 50)
     out = r.outs[0]
     nd = len(disc)

@@ -1,6 +1,6 @@
 """An access point in a box, made of Linux network namespaces (root only).
 
-    from netns import Lab
+    from dora_lab.netns import Lab
     with Lab(stations=3) as lab:
         server = lab.ap.spawn([...])          # a Popen, inside the AP namespace
         lab.station(0).run(["ip", "addr"])    # a CompletedProcess, inside station 0
@@ -26,20 +26,21 @@ that forked away, found with `ip netns pids`) is killed by its PID; then the
 namespaces are deleted, which deletes their links.  Nothing is ever ended by
 name.
 
-Every wait here is bounded.  Plain Python 3 standard library only: the demo
-and the tests share this file.
+Every wait here is bounded.  Plain Python 3 standard library only: the demo,
+the bench and the tests share this file.
 """
 
 import itertools
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
+
+from dora_lab.paths import ROOT, micropython_binary
 
 NETWORK = "192.168.4.0"
 PREFIX_LEN = 24
@@ -556,18 +557,6 @@ CLIENTS = {"udhcpc": Udhcpc, "dhclient": Dhclient, "dhcpcd": Dhcpcd}
 
 
 # -- dora's server in the AP namespace -----------------------------------------
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def micropython_binary():
-    """The MicroPython unix port: the project's venv, this interpreter's
-    venv, or PATH; None when there is none."""
-    for cand in (os.path.join(ROOT, ".venv", "bin", "micropython"), os.path.join(os.path.dirname(sys.executable), "micropython")):
-        if os.path.exists(cand):
-            return cand
-    return shutil.which("micropython")
-
 
 class Dora:
     """dora's server on the MicroPython unix port, started from the same

@@ -6,8 +6,8 @@ heap after a collection (MicroPython: gc.mem_alloc(); CPython: tracemalloc's
 traced bytes), the lease file's size and the counters; ends with the heap
 curve and a verdict.  Runs on both interpreters:
 
-    PYTHONPATH=firmware:host_tests/core python3 tools/soak.py [DAYS] [--runner]
-    MICROPYPATH=firmware:host_tests/core:.frozen micropython tools/soak.py [DAYS] [--runner]
+    PYTHONPATH=firmware:host_tests/core:tools/dora_lab python3 host_tests/long/soak.py [DAYS] [--runner]
+    MICROPYPATH=firmware:host_tests/core:tools/dora_lab:.frozen micropython host_tests/long/soak.py [DAYS] [--runner]
 
 --runner sends every request over loopback UDP through the real Runner's
 receive round (the soak sets its clock), instead of calling Server.handle.

@@ -11,8 +11,8 @@
     every DORA_POWERCUT_EVERY-th write whole (default 4), and adds cuts under
     the real littlefs and FAT drivers (host_tests/core/vfsdev.py).
 
-    PYTHONPATH=firmware:host_tests/core python3 tools/fuzz.py
-    MICROPYPATH=firmware:host_tests/core:.frozen micropython -X heapsize=64M tools/fuzz.py
+    PYTHONPATH=firmware:host_tests/core:tools/dora_lab python3 host_tests/long/fuzz.py
+    MICROPYPATH=firmware:host_tests/core:tools/dora_lab:.frozen micropython -X heapsize=64M host_tests/long/fuzz.py
 
 Prints the packets tried and the cut points checked, per interpreter.
 """
