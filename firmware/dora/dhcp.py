@@ -14,6 +14,7 @@
 from array import array
 
 from .compat import const, micropython, ptr8
+from . import blocks as B
 
 BOOTREQUEST = const(1)
 BOOTREPLY = const(2)
@@ -283,15 +284,14 @@ class Message:
         return bool(self.buf[OFF_FLAGS] & FLAG_BROADCAST)
 
 
-def copy(dst, doff, src, soff, n):
-    """dst[doff:doff+n] = src[soff:soff+n] without allocating (a slice would)."""
-    for i in range(n):
-        dst[doff + i] = src[soff + i]
+# Byte-block moves without allocating (a slice would), in viper: a Python
+# loop per byte costs too much on a microcontroller (see dora.blocks).
+copy = B.move  # copy(dst, doff, src, soff, n): dst[doff:doff+n] = src[soff:soff+n]
+same = B.equal  # same(a, aoff, b, boff, n): a[aoff:aoff+n] == b[boff:boff+n]
 
 
 def zero(dst, doff, n):
-    for i in range(doff, doff + n):
-        dst[i] = 0
+    B.fill(dst, doff, n, 0)
 
 
 @micropython.viper
@@ -318,13 +318,6 @@ def crc16(buf, off, n) -> int:
             k += 1
         i += 1
     return crc
-
-
-def same(a, aoff, b, boff, n):
-    for i in range(n):
-        if a[aoff + i] != b[boff + i]:
-            return False
-    return True
 
 
 def put_u32(dst, off, value):
@@ -461,6 +454,26 @@ class Writer:
         """Append the whole option (code, length, value) found at src[off]."""
         return self.option(src[off], src, off + 2, src[off + 1])
 
+    def end(self):
+        """Where the options field's options must end: room is kept for
+        END, and for option 52 when options may spill."""
+        return self.limit - (4 if self.overload else 1)
+
+    def block(self, src):
+        """Append the options of the TLV blob `src`, pre-encoded: in one
+        copy when they fit in the options field, else one by one (then
+        they may spill into file and sname)."""
+        n = len(src)
+        at = self.i
+        if at + n <= self.end():
+            B.move(self.buf, at, src, 0, n)
+            self.i = at + n
+            return
+        i = 0
+        while i < n:
+            self.tlv(src, i)
+            i += 2 + src[i + 1]
+
     def file_free(self):
         """True when no option went into the file field."""
         return not self.spilled & 1
@@ -490,9 +503,4 @@ def find_option(blob, code):
     """Offset of option `code` in a TLV blob of options (None: no blob), or -1."""
     if blob is None:
         return -1
-    i = 0
-    while i < len(blob):
-        if blob[i] == code:
-            return i
-        i += 2 + blob[i + 1]
-    return -1
+    return B.find(blob, code)

@@ -36,7 +36,8 @@
 # (they override the pool's options of the same code), hostnames (option 12
 # stored in a side table, dora.hostnames).
 
-from .compat import const
+from .compat import const, heap_lock, heap_unlock
+from . import blocks as B
 from . import dhcp as D
 from . import leases as L
 from .dhcp import copy, same
@@ -76,6 +77,7 @@ EVENT_NAMES = (
 )
 
 _NAK_TEXT = b"address not available"
+_EMPTY = b""  # a TLV blob without options
 
 
 class Stats:
@@ -140,6 +142,22 @@ class Server:
         self.t2 = bytes(_u32(lease - lease // 8 if not self.forever else lease))
         self.t_lease = bytes(_u32(lease))
         self.lease_seconds = self.span
+        # What every reply of a kind starts with, encoded once: message
+        # type and server id; then, for an address, lease time, T1 and T2.
+        sid = bytes(self.sid)
+        self.head_offer = bytes((D.OPT_MESSAGE_TYPE, 1, D.OFFER, D.OPT_SERVER_ID, 4)) + sid
+        self.head_ack = bytes((D.OPT_MESSAGE_TYPE, 1, D.ACK, D.OPT_SERVER_ID, 4)) + sid
+        self.head_nak = (
+            bytes((D.OPT_MESSAGE_TYPE, 1, D.NAK, D.OPT_SERVER_ID, 4)) + sid + bytes((D.OPT_MESSAGE, len(_NAK_TEXT))) + _NAK_TEXT
+        )
+        self.times = (
+            bytes((D.OPT_LEASE_TIME, 4))
+            + self.t_lease
+            + bytes((D.OPT_RENEWAL_TIME, 4))
+            + self.t1
+            + bytes((D.OPT_REBINDING_TIME, 4))
+            + self.t2
+        )
         self.reserve()
 
     def reserve(self):
@@ -244,6 +262,18 @@ class Server:
 
     # -- entry point ----------------------------------------------------------
     def handle(self, buf, n, now, out):
+        # With the heap locked, MicroPython places every call's frame on the
+        # C stack: unlocked, a function with a large frame takes it from the
+        # heap, whose first-fit search grows with fragmentation (on the
+        # RP2040, up to half of this call's time).  It also holds the packet
+        # path to allocating nothing: an allocation would raise MemoryError.
+        heap_lock()
+        try:
+            return self._handle(buf, n, now, out)
+        finally:
+            heap_unlock()
+
+    def _handle(self, buf, n, now, out):
         self.stats.received += 1
         self.durable = False
         self.event = EV_NONE
@@ -559,20 +589,17 @@ class Server:
             copy(out, D.OFF_CIADDR, buf, D.OFF_CIADDR, 4)
         if slot >= 0:
             self.ip_of(slot, out, D.OFF_YIADDR)
-        w.byte(D.OPT_MESSAGE_TYPE, kind)
-        w.option(D.OPT_SERVER_ID, self.sid, 0, 4)
         if kind == D.NAK:
-            w.option(D.OPT_MESSAGE, _NAK_TEXT, 0, len(_NAK_TEXT))
+            w.block(self.head_nak)
         else:
+            w.block(self.head_offer if kind == D.OFFER else self.head_ack)
             # siaddr: a host's or class's next server (its option 66 when
             # that is an address), else the pool's next_server.
             if not _ip_text(host, out, D.OFF_SIADDR) and not _ip_text(klass, out, D.OFF_SIADDR):
                 if cfg.next_server is not None:
                     copy(out, D.OFF_SIADDR, cfg.next_server, 0, 4)
             if slot >= 0:
-                w.option(D.OPT_LEASE_TIME, self.t_lease, 0, 4)
-                w.option(D.OPT_RENEWAL_TIME, self.t1, 0, 4)
-                w.option(D.OPT_REBINDING_TIME, self.t2, 0, 4)
+                w.block(self.times)
             # The most specific value of a code wins: the static host's, then
             # the class's, then the pool's.  The pool's go first so that the
             # essentials (mask, router, DNS) stay in the options field.
@@ -625,6 +652,22 @@ class Server:
         mask always), except codes present in `given1` or `given2`."""
         msg = self.msg
         w = self.w
+        # Usually they all fit in the options field: one pass in viper.
+        at = B.pick(
+            w.buf,
+            w.i,
+            w.end(),
+            blob,
+            msg.buf,
+            msg.opt(D.OPT_PARAM_LIST),
+            msg.opt_len(D.OPT_PARAM_LIST),
+            _EMPTY if given1 is None else given1,
+            _EMPTY if given2 is None else given2,
+        )
+        if at >= 0:
+            w.i = at
+            return
+        # Else option by option: those that do not fit spill or are cut.
         i = 0
         while i < len(blob):
             code = blob[i]
