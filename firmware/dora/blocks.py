@@ -10,9 +10,12 @@
 # allocates.  TLV blobs are runs of options (code, length, value), as
 # config.options_blob.
 
-from .compat import const, micropython, ptr8
+from .compat import const, micropython, ptr8, ptr16
 
 _MASK = const(1)  # the subnet mask: sent whether asked for or not
+_PAD = const(0)
+_END = const(255)
+_HEADER = const(240)  # the fixed header and the magic cookie
 
 
 @micropython.viper
@@ -126,3 +129,80 @@ def pick(out, at: int, end: int, blob, req, roff: int, rlen: int, given1, given2
             at += size
         i += size
     return at
+
+
+@micropython.viper
+def reply_header(out, req):
+    """A BOOTREPLY's fixed header for the request `req` in out[0:240]: all
+    zero but op, htype, hlen, xid, flags, giaddr, chaddr and the cookie."""
+    if int(len(out)) < _HEADER or int(len(req)) < _HEADER:
+        raise IndexError
+    o = ptr8(out)
+    r = ptr8(req)
+    i = 0
+    while i < _HEADER:
+        o[i] = 0
+        i += 1
+    o[0] = 2  # BOOTREPLY
+    o[1] = 1  # Ethernet
+    o[2] = 6
+    i = 4  # xid
+    while i < 8:
+        o[i] = r[i]
+        i += 1
+    o[10] = r[10]  # flags
+    o[11] = r[11]
+    i = 24  # giaddr, then chaddr
+    while i < 44:
+        o[i] = r[i]
+        i += 1
+    o[236] = 99  # the magic cookie
+    o[237] = 130
+    o[238] = 83
+    o[239] = 99
+
+
+@micropython.viper
+def scan(buf, i: int, end: int, where, seen, nseen: int) -> int:
+    """Index the options in buf[i:end] (dora.dhcp.Message): where[code] =
+    offset of its value + 1, for the first instance of each code, noted in
+    seen[nseen:] while there is room.  Returns the new nseen, or when an
+    option runs past end -1 - the new nseen (what was noted must still be
+    cleared).  A missing END is tolerated."""
+    if i < 0 or end > int(len(buf)) or int(len(where)) < 256:
+        raise IndexError
+    b = ptr8(buf)
+    w = ptr16(where)
+    s = ptr8(seen)
+    room = int(len(seen))
+    while i < end:
+        code = int(b[i])
+        if code == _END:
+            return nseen
+        if code == _PAD:
+            i += 1
+            continue
+        if i + 1 >= end:
+            return -1 - nseen
+        length = int(b[i + 1])
+        if i + 2 + length > end:
+            return -1 - nseen
+        if int(w[code]) == 0 and nseen < room:
+            w[code] = i + 3
+            s[nseen] = code
+            nseen += 1
+        i += 2 + length
+    return nseen
+
+
+@micropython.viper
+def unscan(where, seen, nseen: int):
+    """Clear the codes scan() noted: where[seen[k]] = 0 for k < nseen."""
+    if nseen > int(len(seen)) or int(len(where)) < 256:
+        raise IndexError
+    w = ptr16(where)
+    s = ptr8(seen)
+    k = 0
+    while k < nseen:
+        w[int(s[k])] = 0
+        k += 1

@@ -124,10 +124,7 @@ class Message:
 
     def parse(self, buf, n, op=BOOTREQUEST):
         """Index buf[:n]; True when it is a well-formed DHCP message of `op`."""
-        where = self._where
-        seen = self._seen
-        for i in range(self._nseen):
-            where[seen[i]] = 0
+        B.unscan(self._where, self._seen, self._nseen)
         self._nseen = 0
         self.buf = buf
         self.n = n
@@ -165,27 +162,14 @@ class Message:
         return False
 
     def _scan(self, i, end):
-        buf = self.buf
-        where = self._where
-        seen = self._seen
-        while i < end:
-            code = buf[i]
-            if code == OPT_END:
-                return True
-            if code == OPT_PAD:
-                i += 1
-                continue
-            if i + 1 >= end:
-                return False
-            length = buf[i + 1]
-            if i + 2 + length > end:
-                return False
-            if where[code] == 0 and self._nseen < _MAX_SEEN:
-                where[code] = i + 3  # value offset + 1
-                seen[self._nseen] = code
-                self._nseen += 1
-            i += 2 + length
-        # A missing END is tolerated (some clients end with padding only).
+        # In viper (dora.blocks): a Python loop per option costs too much
+        # on a microcontroller.  A missing END is tolerated (some clients
+        # end with padding only).
+        n = B.scan(self.buf, i, end, self._where, self._seen, self._nseen)
+        if n < 0:
+            self._nseen = -1 - n  # cleared by the next parse all the same
+            return False
+        self._nseen = n
         return True
 
     def opt(self, code):
@@ -354,8 +338,6 @@ class Writer:
         self.si = OFF_SNAME  # next free byte in sname
 
     def start(self, buf, op, limit, overload=0, sname_first=False):
-        self.buf = buf
-        self.limit = limit if limit <= len(buf) else len(buf)
         zero(buf, 0, HEADER_LEN)
         buf[OFF_OP] = op
         buf[OFF_HTYPE] = 1
@@ -364,6 +346,12 @@ class Writer:
         buf[OFF_COOKIE + 1] = _COOKIE1
         buf[OFF_COOKIE + 2] = _COOKIE2
         buf[OFF_COOKIE + 3] = _COOKIE3
+        self.begin(buf, limit, overload, sname_first)
+
+    def begin(self, buf, limit, overload=0, sname_first=False):
+        """As start(), for a header the caller wrote (dora.blocks.reply_header)."""
+        self.buf = buf
+        self.limit = limit if limit <= len(buf) else len(buf)
         self.i = OFF_OPTIONS
         self.skipped = 0
         self.overload = overload

@@ -142,6 +142,7 @@ class Server:
         self.t2 = bytes(_u32(lease - lease // 8 if not self.forever else lease))
         self.t_lease = bytes(_u32(lease))
         self.lease_seconds = self.span
+        self.pool_boot_at = D.find_option(config.options_blob, D.OPT_BOOT_FILE)
         # What every reply of a kind starts with, encoded once: message
         # type and server id; then, for an address, lease time, T1 and T2.
         sid = bytes(self.sid)
@@ -567,23 +568,21 @@ class Server:
         boot = None
         boot_at = -1
         if kind != D.NAK:
-            boot = host
-            boot_at = D.find_option(host, D.OPT_BOOT_FILE)
-            if boot_at < 0:
+            if host is not None:
+                boot = host
+                boot_at = B.find(host, D.OPT_BOOT_FILE)
+            if boot_at < 0 and klass is not None:
                 boot = klass
-                boot_at = D.find_option(klass, D.OPT_BOOT_FILE)
+                boot_at = B.find(klass, D.OPT_BOOT_FILE)
             if boot_at < 0:
                 boot = cfg.options_blob
-                boot_at = D.find_option(boot, D.OPT_BOOT_FILE)
+                boot_at = self.pool_boot_at
         limit = msg.max_reply(len(out))
         if limit < len(out):
             # The edge sends replies padded to a multiple of SEND_STEP.
             limit -= limit % D.SEND_STEP
-        w.start(out, D.BOOTREPLY, limit, 0 if kind == D.NAK else 3, boot_at >= 0)
-        copy(out, D.OFF_XID, buf, D.OFF_XID, 4)
-        copy(out, D.OFF_FLAGS, buf, D.OFF_FLAGS, 2)
-        copy(out, D.OFF_GIADDR, buf, D.OFF_GIADDR, 4)
-        copy(out, D.OFF_CHADDR, buf, D.OFF_CHADDR, 16)
+        B.reply_header(out, buf)
+        w.begin(out, limit, 0 if kind == D.NAK else 3, boot_at >= 0)
         unicast = kind == D.ACK and not msg.is_zero(D.OFF_CIADDR)
         if unicast:
             copy(out, D.OFF_CIADDR, buf, D.OFF_CIADDR, 4)
@@ -595,7 +594,9 @@ class Server:
             w.block(self.head_offer if kind == D.OFFER else self.head_ack)
             # siaddr: a host's or class's next server (its option 66 when
             # that is an address), else the pool's next_server.
-            if not _ip_text(host, out, D.OFF_SIADDR) and not _ip_text(klass, out, D.OFF_SIADDR):
+            if not (host is not None and _ip_text(host, out, D.OFF_SIADDR)) and not (
+                klass is not None and _ip_text(klass, out, D.OFF_SIADDR)
+            ):
                 if cfg.next_server is not None:
                     copy(out, D.OFF_SIADDR, cfg.next_server, 0, 4)
             if slot >= 0:

@@ -113,6 +113,42 @@ def test_find():
     assert D.find_option(None, 3) == -1
 
 
+def test_reply_header():
+    req = bytearray(bytes((i * 7 + 3) & 255 for i in range(300)))
+    out = bytearray(b"\xdd" * 300)
+    B.reply_header(out, req)
+    want = bytearray(240)
+    want[0:3] = b"\x02\x01\x06"
+    want[4:8] = req[4:8]
+    want[10:12] = req[10:12]
+    want[24:44] = req[24:44]
+    want[236:240] = b"\x63\x82\x53\x63"
+    assert bytes(out[:240]) == bytes(want)
+    assert out[240] == 0xDD
+    assert _raises(B.reply_header, bytearray(239), req)
+
+
+def test_scan_and_unscan():
+    from array import array
+
+    where = array("H", bytes(512))
+    seen = bytearray(4)
+    buf = bytes((0, 0, 53, 1, 3, 0, 61, 2, 9, 9, 53, 1, 5, 12, 0, 50, 4, 1, 2, 3, 4, 7, 0, 255, 9))
+    n = B.scan(buf, 0, len(buf), where, seen, 0)
+    # 53 first seen at 2 (value at 4), 61 at 6, 12 at 13, 50 at 15; the
+    # second 53 is not noted; 7 finds seen full (room for 4 codes).
+    assert n == 4 and bytes(seen) == bytes((53, 61, 12, 50))
+    assert where[53] == 5 and where[61] == 9 and where[12] == 16 and where[50] == 18 and where[7] == 0
+    B.unscan(where, seen, n)
+    assert where == array("H", bytes(512))
+    # 50 runs past the end: what was noted (53, 61, 12) is still counted.
+    assert B.scan(buf, 0, 18, where, seen, 0) == -1 - 3
+    B.unscan(where, seen, 3)
+    assert where == array("H", bytes(512))
+    assert B.scan(b"\x35", 0, 1, where, bytearray(4), 0) == -1  # no length byte
+    assert _raises(B.scan, buf, 0, len(buf) + 1, where, seen, 0)
+
+
 def test_viper_code_loads_no_32_bit_literal():
     # As test_table's check of the lease scans (docs/time.md): on armv6m a
     # viper constant of 2**16 or more is read from beside the code, which
@@ -128,7 +164,7 @@ def test_viper_code_loads_no_32_bit_literal():
         if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and getattr(node.value.func, "id", "") == "const":
             consts[node.targets[0].id] = node.value.args[0].value
     viper = [f for f in tree.body if isinstance(f, ast.FunctionDef) and any(ast.unparse(d) == "micropython.viper" for d in f.decorator_list)]
-    assert {f.name for f in viper} == {"move", "fill", "equal", "find", "pick"}
+    assert {f.name for f in viper} == {"move", "fill", "equal", "find", "pick", "reply_header", "scan", "unscan"}
     for f in viper:
         for node in ast.walk(f):
             value = None
