@@ -142,16 +142,19 @@ class Message:
             return self._fail(ERR_COOKIE)
         if not self._scan(OFF_OPTIONS, n):
             return self._fail(ERR_OPTIONS)
-        overload = self.opt(OPT_OVERLOAD)
-        if overload >= 0 and self.opt_len(OPT_OVERLOAD) == 1:
+        # opt() and opt_len() spelt out: a call costs thousands of cycles on
+        # a microcontroller.
+        where = self._where
+        overload = where[OPT_OVERLOAD] - 1
+        if overload >= 0 and buf[overload - 1] == 1:
             # RFC 2132 9.3: file and/or sname carry more options.
             what = buf[overload]
             if what & 1 and not self._scan(OFF_FILE, OFF_COOKIE):
                 return self._fail(ERR_OPTIONS)
             if what & 2 and not self._scan(OFF_SNAME, OFF_FILE):
                 return self._fail(ERR_OPTIONS)
-        t = self.opt(OPT_MESSAGE_TYPE)
-        if t < 0 or self.opt_len(OPT_MESSAGE_TYPE) != 1 or not 1 <= buf[t] <= 8:
+        t = where[OPT_MESSAGE_TYPE] - 1
+        if t < 0 or buf[t - 1] != 1 or not 1 <= buf[t] <= 8:
             return self._fail(ERR_TYPE)
         self.type = buf[t]
         self.error = OK

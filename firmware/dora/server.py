@@ -144,14 +144,14 @@ class Server:
         self.lease_seconds = self.span
         self.pool_boot_at = D.find_option(config.options_blob, D.OPT_BOOT_FILE)
         # What every reply of a kind starts with, encoded once: message
-        # type and server id; then, for an address, lease time, T1 and T2.
+        # type and server id, and for an address lease time, T1 and T2.
         sid = bytes(self.sid)
         self.head_offer = bytes((D.OPT_MESSAGE_TYPE, 1, D.OFFER, D.OPT_SERVER_ID, 4)) + sid
         self.head_ack = bytes((D.OPT_MESSAGE_TYPE, 1, D.ACK, D.OPT_SERVER_ID, 4)) + sid
         self.head_nak = (
             bytes((D.OPT_MESSAGE_TYPE, 1, D.NAK, D.OPT_SERVER_ID, 4)) + sid + bytes((D.OPT_MESSAGE, len(_NAK_TEXT))) + _NAK_TEXT
         )
-        self.times = (
+        times = (
             bytes((D.OPT_LEASE_TIME, 4))
             + self.t_lease
             + bytes((D.OPT_RENEWAL_TIME, 4))
@@ -159,6 +159,8 @@ class Server:
             + bytes((D.OPT_REBINDING_TIME, 4))
             + self.t2
         )
+        self.head_offer += times
+        self.head_ack_lease = self.head_ack + times
         self.reserve()
 
     def reserve(self):
@@ -270,62 +272,59 @@ class Server:
         # path to allocating nothing: an allocation would raise MemoryError.
         heap_lock()
         try:
-            return self._handle(buf, n, now, out)
+            self.stats.received += 1
+            self.durable = False
+            self.event = EV_NONE
+            self.event_slot = -1
+            self.dest = 0
+            self.rapid = False
+            self.cut = 0
+            if now >= L.FOREVER:  # dora's Clock stops short of it; any other is capped
+                now = L.FOREVER - 1
+            msg = self.msg
+            if not msg.parse(buf, n):
+                self.stats.malformed += 1
+                self.event = EV_MALFORMED
+                return 0
+            relays = self.cfg.trusted_relays
+            if relays is not None and not msg.is_zero(D.OFF_GIADDR) and not _listed(relays, buf, D.OFF_GIADDR):
+                # Replies to a relay go to giaddr: only to relays we were told of.
+                self.stats.untrusted_relays += 1
+                self.event = EV_REFUSED
+                return 0
+            self.static_i = self.static_index(buf, D.OFF_CHADDR) if self.cfg.static else -1
+            self.klass = self.class_of(msg) if self.cfg.classes else None
+            if not self.policy.admits(buf, D.OFF_CHADDR, self.static_i >= 0):
+                self.stats.refused += 1
+                self.event = EV_REFUSED
+                return 0
+            self._client_key(msg, buf)
+            t = msg.type
+            # Room for the records one request may note: a binding, the slot
+            # its client gives up, and a record re-keyed by _adopt.
+            if self.store and t != D.INFORM and not self.store.room(3 if self.kind == L.KEY_CLIENT_ID else 2):
+                # The journal is full until the next commit: change nothing now
+                # (a client retries; a dropped RELEASE leaves the address taken,
+                # the safe side).  The runner commits early enough that this is
+                # a safety net, not a path taken.
+                self.stats.journal_full += 1
+                self.event = EV_IGNORED
+                return 0
+            if self.kind == L.KEY_CLIENT_ID and t != D.INFORM:
+                self._adopt(now)
+            if t == D.DISCOVER:
+                return self._discover(msg, now, out)
+            if t == D.REQUEST:
+                return self._request(msg, now, out)
+            if t == D.RELEASE:
+                return self._release(msg, now)
+            if t == D.DECLINE:
+                return self._decline(msg, now)
+            if t == D.INFORM:
+                return self._inform(msg, out)
+            return self._ignore()
         finally:
             heap_unlock()
-
-    def _handle(self, buf, n, now, out):
-        self.stats.received += 1
-        self.durable = False
-        self.event = EV_NONE
-        self.event_slot = -1
-        self.dest = 0
-        self.rapid = False
-        self.cut = 0
-        if now >= L.FOREVER:  # dora's Clock stops short of it; any other is capped
-            now = L.FOREVER - 1
-        msg = self.msg
-        if not msg.parse(buf, n):
-            self.stats.malformed += 1
-            self.event = EV_MALFORMED
-            return 0
-        relays = self.cfg.trusted_relays
-        if relays is not None and not msg.is_zero(D.OFF_GIADDR) and not _listed(relays, buf, D.OFF_GIADDR):
-            # Replies to a relay go to giaddr: only to relays we were told of.
-            self.stats.untrusted_relays += 1
-            self.event = EV_REFUSED
-            return 0
-        self.static_i = self.static_index(buf, D.OFF_CHADDR)
-        self.klass = self.class_of(msg) if self.cfg.classes else None
-        if not self.policy.admits(buf, D.OFF_CHADDR, self.static_i >= 0):
-            self.stats.refused += 1
-            self.event = EV_REFUSED
-            return 0
-        self._client_key(msg, buf)
-        t = msg.type
-        # Room for the records one request may note: a binding, the slot
-        # its client gives up, and a record re-keyed by _adopt.
-        if self.store and t != D.INFORM and not self.store.room(3 if self.kind == L.KEY_CLIENT_ID else 2):
-            # The journal is full until the next commit: change nothing now
-            # (a client retries; a dropped RELEASE leaves the address taken,
-            # the safe side).  The runner commits early enough that this is
-            # a safety net, not a path taken.
-            self.stats.journal_full += 1
-            self.event = EV_IGNORED
-            return 0
-        if self.kind == L.KEY_CLIENT_ID and t != D.INFORM:
-            self._adopt(now)
-        if t == D.DISCOVER:
-            return self._discover(msg, now, out)
-        if t == D.REQUEST:
-            return self._request(msg, now, out)
-        if t == D.RELEASE:
-            return self._release(msg, now)
-        if t == D.DECLINE:
-            return self._decline(msg, now)
-        if t == D.INFORM:
-            return self._inform(msg, out)
-        return self._ignore()
 
     def _ignore(self):
         self.stats.ignored += 1
@@ -335,7 +334,7 @@ class Server:
     def _client_key(self, msg, buf):
         key = self.key
         cid = msg.opt(D.OPT_CLIENT_ID)
-        n = msg.opt_len(D.OPT_CLIENT_ID)
+        n = buf[cid - 1] if cid >= 0 else -1
         # A client id that is only "type 1 + chaddr" (busybox udhcpc's) names
         # the same client as chaddr: key it by MAC, so listings show the MAC.
         if cid >= 0 and n >= 2 and not (n == 7 and buf[cid] == 1 and same(buf, cid + 1, buf, D.OFF_CHADDR, 6)):
@@ -399,8 +398,8 @@ class Server:
 
     def _choose(self, msg, now):
         t = self.table
-        slot = self.static_slot(msg.buf, D.OFF_CHADDR)
-        if slot >= 0:
+        if self.static_i >= 0:
+            slot = self.cfg.static[self.static_i * 7 + 6]
             return slot if self._available_to_me(slot, now) else -1
         slot = t.find(self.kind, self.key)
         if slot >= 0 and not t.reserved(slot) and self.may_use(slot) and t.state(slot, now) != L.DECLINED:
@@ -478,7 +477,7 @@ class Server:
         RENEWING, REBINDING): its own, or a free one it holds while we have
         no record of it (a lease file lost), is granted; another's is not."""
         t = self.table
-        fixed = self.static_slot(msg.buf, D.OFF_CHADDR)
+        fixed = self.cfg.static[self.static_i * 7 + 6] if self.static_i >= 0 else -1
         if fixed >= 0 and fixed != slot:
             return self._nak(out)  # move it to its reserved address
         if self._mine(slot) and self._renewable(slot, now):
@@ -590,8 +589,10 @@ class Server:
             self.ip_of(slot, out, D.OFF_YIADDR)
         if kind == D.NAK:
             w.block(self.head_nak)
+        elif slot < 0:
+            w.block(self.head_ack)  # INFORM: no address, so no lease
         else:
-            w.block(self.head_offer if kind == D.OFFER else self.head_ack)
+            w.block(self.head_offer if kind == D.OFFER else self.head_ack_lease)
             # siaddr: a host's or class's next server (its option 66 when
             # that is an address), else the pool's next_server.
             if not (host is not None and _ip_text(host, out, D.OFF_SIADDR)) and not (
@@ -599,24 +600,24 @@ class Server:
             ):
                 if cfg.next_server is not None:
                     copy(out, D.OFF_SIADDR, cfg.next_server, 0, 4)
-            if slot >= 0:
-                w.block(self.times)
             # The most specific value of a code wins: the static host's, then
             # the class's, then the pool's.  The pool's go first so that the
             # essentials (mask, router, DNS) stay in the options field.
-            self._options(cfg.options_blob, host, klass)
+            req = msg.opt(D.OPT_PARAM_LIST)
+            rlen = buf[req - 1] if req >= 0 else -1
+            self._options(cfg.options_blob, host, klass, req, rlen)
             if klass is not None:
-                self._options(klass, host, None)
+                self._options(klass, host, None, req, rlen)
             if host is not None:
-                self._options(host, None, None)
+                self._options(host, None, None, req, rlen)
             if self.rapid:
                 w.option(D.OPT_RAPID_COMMIT, buf, 0, 0)
         # Echo only what is well formed: a malformed echo makes the whole
         # reply malformed to a strict parser.
         cid = msg.opt(D.OPT_CLIENT_ID)
         if cid >= 0:  # RFC 6842: echo the client identifier
-            if msg.valid_client_id():
-                w.option(D.OPT_CLIENT_ID, buf, cid, msg.opt_len(D.OPT_CLIENT_ID))
+            if buf[cid - 1] >= 2:  # msg.valid_client_id()
+                w.option(D.OPT_CLIENT_ID, buf, cid, buf[cid - 1])
             else:
                 self.stats.bad_echoes += 1
         relay = msg.opt(D.OPT_RELAY_AGENT)
@@ -648,9 +649,10 @@ class Server:
         self.event_slot = slot
         return n
 
-    def _options(self, blob, given1, given2):
-        """Write the options of `blob` the client asked for (55; the subnet
-        mask always), except codes present in `given1` or `given2`."""
+    def _options(self, blob, given1, given2, req, rlen):
+        """Write the options of `blob` the client asked for (its list 55 at
+        msg.buf[req:req+rlen], rlen -1 without one; the subnet mask
+        always), except codes present in `given1` or `given2`."""
         msg = self.msg
         w = self.w
         # Usually they all fit in the options field: one pass in viper.
@@ -660,8 +662,8 @@ class Server:
             w.end(),
             blob,
             msg.buf,
-            msg.opt(D.OPT_PARAM_LIST),
-            msg.opt_len(D.OPT_PARAM_LIST),
+            req,
+            rlen,
             _EMPTY if given1 is None else given1,
             _EMPTY if given2 is None else given2,
         )
