@@ -119,6 +119,9 @@ class Message:
         # code -> offset of its value + 1 (0 = absent); 512 bytes, not a
         # list of 256 ints (1-2 KB)
         self._where = array("H", bytes(512))
+        # The same index, for the server's packet path to read an option's
+        # offset without a call (where[code] - 1 is what opt(code) returns).
+        self.where = self._where
         self._seen = bytearray(_MAX_SEEN)
         self._nseen = 0
 
@@ -188,9 +191,7 @@ class Message:
         w = self._where[code] - 1
         if w < 0 or self.buf[w - 1] != 4:
             return False
-        buf = self.buf
-        for i in range(4):
-            out[off + i] = buf[w + i]
+        B.move(out, off, self.buf, w, 4)
         return True
 
     def opt_u16(self, code, default):
@@ -225,7 +226,10 @@ class Message:
         reply buffer) and one Ethernet frame.  Option 57 counts the IP and
         UDP headers and is never below 576 (RFC 2132 9.10); without it, 576
         (RFC 2131 2.)."""
-        size = self.opt_u16(OPT_MAX_SIZE, MAX_REPLY)
+        w = self._where[OPT_MAX_SIZE] - 1
+        size = MAX_REPLY
+        if w >= 0 and self.buf[w - 1] == 2:  # as opt_u16(), without the call
+            size = (self.buf[w] << 8) | self.buf[w + 1]
         if size < MAX_REPLY:
             size = MAX_REPLY
         size -= IP_UDP_HEADERS
@@ -351,8 +355,9 @@ class Writer:
         buf[OFF_COOKIE + 3] = _COOKIE3
         self.begin(buf, limit, overload, sname_first)
 
-    def begin(self, buf, limit, overload=0, sname_first=False):
-        """As start(), for a header the caller wrote (dora.blocks.reply_header)."""
+    def begin(self, buf, limit, overload=0, sname_first=False, head=None):
+        """As start(), for a header the caller wrote (dora.blocks.reply_header);
+        then the options of the TLV blob `head`, if given (as block())."""
         self.buf = buf
         self.limit = limit if limit <= len(buf) else len(buf)
         self.i = OFF_OPTIONS
@@ -362,6 +367,13 @@ class Writer:
         self.sname_first = sname_first
         self.fi = OFF_FILE
         self.si = OFF_SNAME
+        if head is not None:
+            n = len(head)
+            if OFF_OPTIONS + n <= self.limit - (4 if overload else 1):
+                B.move(buf, OFF_OPTIONS, head, 0, n)
+                self.i = OFF_OPTIONS + n
+            else:
+                self.block(head)
 
     def _room(self, code, length):
         """Offset where an option with `length` value bytes goes, or -1

@@ -124,6 +124,7 @@ class Server:
         self.cut = 0  # options this reply left out (cut_text names them)
         self.static_i = -1  # index of the requester's static host, or -1
         self.klass = None  # the requester's class (config.Klass), or None
+        self.held = -2  # DISCOVER: the slot holding the client's key, -1 none, -2 not searched
         # Any class with a sub-range?  Then allocation checks ranges.
         self.ranged = False
         for k in config.classes:
@@ -368,8 +369,8 @@ class Server:
 
     def _ours(self, msg):
         """False when the message names another server (option 54)."""
-        sid = msg.opt(D.OPT_SERVER_ID)
-        return sid < 0 or (msg.opt_len(D.OPT_SERVER_ID) == 4 and msg.ip_is(sid, self.sid, 0))
+        sid = msg.where[D.OPT_SERVER_ID] - 1
+        return sid < 0 or (msg.buf[sid - 1] == 4 and same(msg.buf, sid, self.sid, 0, 4))
 
     def _mine(self, slot):
         return self.table.key_is(slot, self.kind, self.key)
@@ -389,19 +390,21 @@ class Server:
         if self.cfg.rapid_commit and msg.opt(D.OPT_RAPID_COMMIT) >= 0:
             # RFC 4039: commit at once and answer with an ACK carrying 80.
             self.rapid = True
-            return self._bind(slot, now, out)
+            return self._bind(slot, now, out, self._mine(slot))
         if not (t.state(slot, now) == L.BOUND and self._mine(slot)):
-            self._claim(slot, now)
+            if self.held != -1:  # no slot holds the key: nothing to claim
+                self._claim(slot, now)
             t.set(slot, L.OFFERED, self.kind, self.key, L.later(now, self.cfg.offer_hold))
         self.stats.offers += 1
         return self._reply(D.OFFER, slot, out, EV_OFFER)
 
     def _choose(self, msg, now):
         t = self.table
+        self.held = -2  # not searched
         if self.static_i >= 0:
             slot = self.cfg.static[self.static_i * 7 + 6]
             return slot if self._available_to_me(slot, now) else -1
-        slot = t.find(self.kind, self.key)
+        slot = self.held = t.find(self.kind, self.key)
         if slot >= 0 and not t.reserved(slot) and self.may_use(slot) and t.state(slot, now) != L.DECLINED:
             return slot
         if msg.opt_ip(D.OPT_REQUESTED_IP, self.ip, 0):
@@ -444,7 +447,7 @@ class Server:
                 return self._ignore()
             slot = self.slot_of(self.ip, 0)
             if slot >= 0 and self._mine(slot) and t.state(slot, now) != L.DECLINED:
-                return self._bind(slot, now, out)
+                return self._bind(slot, now, out, True)
             return self._nak(out)
         if not msg.is_zero(D.OFF_CIADDR):
             # RENEWING (unicast) or REBINDING (broadcast): ciaddr, no 50.
@@ -481,18 +484,19 @@ class Server:
         if fixed >= 0 and fixed != slot:
             return self._nak(out)  # move it to its reserved address
         if self._mine(slot) and self._renewable(slot, now):
-            return self._bind(slot, now, out)
+            return self._bind(slot, now, out, True)
         s = t.state(slot, now)
         if s == L.FREE and (fixed == slot or (not t.reserved(slot) and not t.dropped(slot) and self.may_use(slot))):
             # Unknown to us but free: grant it when we are the network's
             # authority, stay silent otherwise (RFC 2131 4.3.2).  Not an
             # address taken off its holder on purpose (revoked, declined).
-            return self._bind(slot, now, out) if self.cfg.authoritative else self._ignore()
+            return self._bind(slot, now, out, False) if self.cfg.authoritative else self._ignore()
         return self._nak(out)
 
-    def _bind(self, slot, now, out):
+    def _bind(self, slot, now, out, mine):
+        """Bind `slot` to the client; `mine`: the slot holds its key now."""
         t = self.table
-        changed = not (t.state(slot, now) == L.BOUND and self._mine(slot))
+        changed = not (mine and t.state(slot, now) == L.BOUND)
         if changed:
             self._claim(slot, now)
         t.set(slot, L.BOUND, self.kind, self.key, L.later(now, self.span))
@@ -580,19 +584,21 @@ class Server:
         if limit < len(out):
             # The edge sends replies padded to a multiple of SEND_STEP.
             limit -= limit % D.SEND_STEP
+        if kind == D.NAK:
+            head = self.head_nak
+        elif slot < 0:
+            head = self.head_ack  # INFORM: no address, so no lease
+        else:
+            head = self.head_offer if kind == D.OFFER else self.head_ack_lease
         B.reply_header(out, buf)
-        w.begin(out, limit, 0 if kind == D.NAK else 3, boot_at >= 0)
-        unicast = kind == D.ACK and not msg.is_zero(D.OFF_CIADDR)
+        w.begin(out, limit, 0 if kind == D.NAK else 3, boot_at >= 0, head)
+        # msg.is_zero(OFF_CIADDR), without the call
+        unicast = kind == D.ACK and (buf[12] | buf[13] | buf[14] | buf[15]) != 0
         if unicast:
             copy(out, D.OFF_CIADDR, buf, D.OFF_CIADDR, 4)
         if slot >= 0:
             self.ip_of(slot, out, D.OFF_YIADDR)
-        if kind == D.NAK:
-            w.block(self.head_nak)
-        elif slot < 0:
-            w.block(self.head_ack)  # INFORM: no address, so no lease
-        else:
-            w.block(self.head_offer if kind == D.OFFER else self.head_ack_lease)
+        if kind != D.NAK:
             # siaddr: a host's or class's next server (its option 66 when
             # that is an address), else the pool's next_server.
             if not (host is not None and _ip_text(host, out, D.OFF_SIADDR)) and not (
@@ -603,7 +609,8 @@ class Server:
             # The most specific value of a code wins: the static host's, then
             # the class's, then the pool's.  The pool's go first so that the
             # essentials (mask, router, DNS) stay in the options field.
-            req = msg.opt(D.OPT_PARAM_LIST)
+            where = msg.where
+            req = where[D.OPT_PARAM_LIST] - 1
             rlen = buf[req - 1] if req >= 0 else -1
             self._options(cfg.options_blob, host, klass, req, rlen)
             if klass is not None:
@@ -614,13 +621,14 @@ class Server:
                 w.option(D.OPT_RAPID_COMMIT, buf, 0, 0)
         # Echo only what is well formed: a malformed echo makes the whole
         # reply malformed to a strict parser.
-        cid = msg.opt(D.OPT_CLIENT_ID)
+        where = msg.where
+        cid = where[D.OPT_CLIENT_ID] - 1
         if cid >= 0:  # RFC 6842: echo the client identifier
             if buf[cid - 1] >= 2:  # msg.valid_client_id()
                 w.option(D.OPT_CLIENT_ID, buf, cid, buf[cid - 1])
             else:
                 self.stats.bad_echoes += 1
-        relay = msg.opt(D.OPT_RELAY_AGENT)
+        relay = where[D.OPT_RELAY_AGENT] - 1
         if relay >= 0:  # RFC 3046: echo the relay agent information
             if msg.valid_relay_info():
                 w.option(D.OPT_RELAY_AGENT, buf, relay, msg.opt_len(D.OPT_RELAY_AGENT))
@@ -635,7 +643,7 @@ class Server:
         n = w.finish()
         self.cut = w.skipped
         self.stats.options_cut += w.skipped
-        if not msg.is_zero(D.OFF_GIADDR):
+        if buf[24] | buf[25] | buf[26] | buf[27]:  # giaddr set
             self.dest = TO_RELAY
             if kind == D.NAK:
                 out[D.OFF_FLAGS] |= D.FLAG_BROADCAST  # RFC 2131 4.3.2
