@@ -173,3 +173,20 @@ def test_viper_code_loads_no_32_bit_literal():
             elif isinstance(node, ast.Name) and node.id in consts:
                 value = consts[node.id]
             assert value is None or 0 <= value < 2**16, (f.name, ast.unparse(node), value)
+
+
+def test_server_copies_of_constants_match():
+    # dora.server keeps its own const() copies of dora.dhcp's and
+    # dora.leases's constants (folded into its code on MicroPython, where
+    # they then exist as no names to compare).
+    if util.MICROPYTHON:
+        util.skip("MicroPython folds the underscore const() names away")
+    from dora import leases as L
+    from dora import server
+
+    copies = [n for n in dir(server) if n.startswith("_") and n[1:2].isupper() and isinstance(getattr(server, n), int)]
+    assert len(copies) > 30
+    for name in copies:
+        theirs = [getattr(m, name[1:]) for m in (D, L) if hasattr(m, name[1:])]
+        if theirs:
+            assert theirs == [getattr(server, name)] * len(theirs), name
