@@ -143,11 +143,14 @@ class Message:
             or buf[OFF_COOKIE + 3] != _COOKIE3
         ):
             return self._fail(ERR_COOKIE)
-        if not self._scan(OFF_OPTIONS, n):
-            return self._fail(ERR_OPTIONS)
-        # opt() and opt_len() spelt out: a call costs thousands of cycles on
-        # a microcontroller.
+        # _scan(OFF_OPTIONS, n), opt() and opt_len() spelt out: a call costs
+        # thousands of cycles on a microcontroller.
         where = self._where
+        seen = B.scan(buf, OFF_OPTIONS, n, where, self._seen, 0)
+        if seen < 0:
+            self._nseen = -1 - seen  # cleared by the next parse all the same
+            return self._fail(ERR_OPTIONS)
+        self._nseen = seen
         overload = where[OPT_OVERLOAD] - 1
         if overload >= 0 and buf[overload - 1] == 1:
             # RFC 2132 9.3: file and/or sname carry more options.

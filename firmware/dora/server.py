@@ -384,7 +384,7 @@ class Server:
 
     def _client_key(self, msg, buf):
         key = self.key
-        cid = msg.opt(_OPT_CLIENT_ID)
+        cid = msg.where[_OPT_CLIENT_ID] - 1  # msg.opt(), without the call
         n = buf[cid - 1] if cid >= 0 else -1
         # A client id that is only "type 1 + chaddr" (busybox udhcpc's) names
         # the same client as chaddr: key it by MAC, so listings show the MAC.
@@ -486,7 +486,7 @@ class Server:
     def _request(self, msg, now, out):
         t = self.table
         have_ip = msg.opt_ip(_OPT_REQUESTED_IP, self.ip, 0)
-        if msg.opt(_OPT_SERVER_ID) >= 0:
+        if msg.where[_OPT_SERVER_ID]:  # msg.opt(54) >= 0
             # SELECTING: the client answers one server's OFFER.
             if not self._ours(msg):
                 slot = t.find(self.kind, self.key)
@@ -646,8 +646,13 @@ class Server:
         unicast = kind == _ACK and (buf[12] | buf[13] | buf[14] | buf[15]) != 0
         if unicast:
             copy(out, _OFF_CIADDR, buf, _OFF_CIADDR, 4)
-        if slot >= 0:
-            self.ip_of(slot, out, _OFF_YIADDR)
+        if slot >= 0:  # self.ip_of(slot, out, OFF_YIADDR), without the call
+            ps = self.pool_start
+            v = ps[3] + slot
+            out[_OFF_YIADDR + 3] = v & 0xFF
+            out[_OFF_YIADDR + 2] = (ps[2] + (v >> 8)) & 0xFF
+            out[_OFF_YIADDR + 1] = ps[1]
+            out[_OFF_YIADDR] = ps[0]
         if kind != _NAK:
             # siaddr: a host's or class's next server (its option 66 when
             # that is an address), else the pool's next_server.
@@ -674,10 +679,18 @@ class Server:
         where = msg.where
         cid = where[_OPT_CLIENT_ID] - 1
         if cid >= 0:  # RFC 6842: echo the client identifier
-            if buf[cid - 1] >= 2:  # msg.valid_client_id()
-                w.option(_OPT_CLIENT_ID, buf, cid, buf[cid - 1])
-            else:
+            size = buf[cid - 1]
+            at = w.i
+            if size < 2:  # not msg.valid_client_id()
                 self.stats.bad_echoes += 1
+            elif at + 2 + size <= w.limit - (4 if w.overload else 1):
+                # w.option() when it fits in the options field, without the calls
+                out[at] = _OPT_CLIENT_ID
+                out[at + 1] = size
+                copy(out, at + 2, buf, cid, size)
+                w.i = at + 2 + size
+            else:
+                w.option(_OPT_CLIENT_ID, buf, cid, size)
         relay = where[_OPT_RELAY_AGENT] - 1
         if relay >= 0:  # RFC 3046: echo the relay agent information
             if msg.valid_relay_info():
