@@ -64,6 +64,9 @@ _KEY_CLIENT_ID = const(2)
 _KEY_LEN = const(8)
 _KEY_MAC = const(1)
 _KEY_NONE = const(0)
+_MAX_MESSAGE = const(1472)
+_MAX_REPLY = const(576)
+_IP_UDP_HEADERS = const(28)
 _NAK = const(6)
 _OFFER = const(2)
 _OFFERED = const(1)
@@ -78,6 +81,7 @@ _OPT_BOOT_FILE = const(67)
 _OPT_CLIENT_ID = const(61)
 _OPT_HOSTNAME = const(12)
 _OPT_LEASE_TIME = const(51)
+_OPT_MAX_SIZE = const(57)
 _OPT_MESSAGE = const(56)
 _OPT_MESSAGE_TYPE = const(53)
 _OPT_PARAM_LIST = const(55)
@@ -440,7 +444,7 @@ class Server:
         if self.cfg.rapid_commit and msg.opt(_OPT_RAPID_COMMIT) >= 0:
             # RFC 4039: commit at once and answer with an ACK carrying 80.
             self.rapid = True
-            return self._bind(slot, now, out, self._mine(slot))
+            return self._bind(slot, now, out, self._mine(slot), t.state(slot, now))
         if not (t.state(slot, now) == _BOUND and self._mine(slot)):
             if self.held != -1:  # no slot holds the key: nothing to claim
                 self._claim(slot, now)
@@ -496,8 +500,10 @@ class Server:
             if not have_ip:
                 return self._ignore()
             slot = self.slot_of(self.ip, 0)
-            if slot >= 0 and self._mine(slot) and t.state(slot, now) != _DECLINED:
-                return self._bind(slot, now, out, True)
+            if slot >= 0 and self._mine(slot):
+                s = t.state(slot, now)
+                if s != _DECLINED:
+                    return self._bind(slot, now, out, True, s)
             return self._nak(out)
         if not msg.is_zero(_OFF_CIADDR):
             # RENEWING (unicast) or REBINDING (broadcast): ciaddr, no 50.
@@ -510,11 +516,6 @@ class Server:
             # INIT-REBOOT: a client that remembers an address asks to keep it.
             return self._init_reboot(msg, now, out)
         return self._ignore()
-
-    def _renewable(self, slot, now):
-        # BOUND, or expired/released but nobody took it since (FREE, same key).
-        s = self.table.state(slot, now)
-        return s == _BOUND or s == _FREE or s == _OFFERED
 
     def _init_reboot(self, msg, now, out):
         auth = self.cfg.authoritative
@@ -533,23 +534,28 @@ class Server:
         fixed = self.cfg.static[self.static_i * 7 + 6] if self.static_i >= 0 else -1
         if fixed >= 0 and fixed != slot:
             return self._nak(out)  # move it to its reserved address
-        if self._mine(slot) and self._renewable(slot, now):
-            return self._bind(slot, now, out, True)
         s = t.state(slot, now)
+        # Its own: BOUND, or expired/released but nobody took it since (FREE).
+        if self._mine(slot) and (s == _BOUND or s == _FREE or s == _OFFERED):
+            return self._bind(slot, now, out, True, s)
         if s == _FREE and (fixed == slot or (not t.reserved(slot) and not t.dropped(slot) and self.may_use(slot))):
             # Unknown to us but free: grant it when we are the network's
             # authority, stay silent otherwise (RFC 2131 4.3.2).  Not an
             # address taken off its holder on purpose (revoked, declined).
-            return self._bind(slot, now, out, False) if self.cfg.authoritative else self._ignore()
+            return self._bind(slot, now, out, False, s) if self.cfg.authoritative else self._ignore()
         return self._nak(out)
 
-    def _bind(self, slot, now, out, mine):
-        """Bind `slot` to the client; `mine`: the slot holds its key now."""
+    def _bind(self, slot, now, out, mine, state):
+        """Bind `slot` to the client; `mine`: the slot holds its key now,
+        `state`: the slot's (table.state) now."""
         t = self.table
-        changed = not (mine and t.state(slot, now) == _BOUND)
-        if changed:
+        changed = not (mine and state == _BOUND)
+        # An address we offered this client: the OFFER took its key off
+        # every other slot, and nothing keys another slot with it since.
+        if changed and not (mine and state == _OFFERED):
             self._claim(slot, now)
-        t.set(slot, _BOUND, self.kind, self.key, L.later(now, self.span))
+        span = self.span  # L.later(now, span), without the call
+        t.set(slot, _BOUND, self.kind, self.key, _FOREVER if span >= _FOREVER - now else now + span)
         names = self.names
         if names is not None:
             if changed:
@@ -630,7 +636,18 @@ class Server:
             if boot_at < 0:
                 boot = cfg.options_blob
                 boot_at = self.pool_boot_at
-        limit = msg.max_reply(len(out))
+        # msg.max_reply(len(out)), without the calls
+        limit = _MAX_REPLY
+        at = msg.where[_OPT_MAX_SIZE] - 1
+        if at >= 0 and buf[at - 1] == 2:
+            limit = (buf[at] << 8) | buf[at + 1]
+            if limit < _MAX_REPLY:
+                limit = _MAX_REPLY
+        limit -= _IP_UDP_HEADERS
+        if limit > _MAX_MESSAGE:
+            limit = _MAX_MESSAGE
+        if limit > len(out):
+            limit = len(out)
         if limit < len(out):
             # The edge sends replies padded to a multiple of SEND_STEP.
             limit -= limit % _SEND_STEP
