@@ -489,7 +489,12 @@ class Server:
     # -- REQUEST --------------------------------------------------------------
     def _request(self, msg, now, out):
         t = self.table
-        have_ip = msg.opt_ip(_OPT_REQUESTED_IP, self.ip, 0)
+        buf = msg.buf
+        # msg.opt_ip(50, self.ip, 0), without the call
+        asked = msg.where[_OPT_REQUESTED_IP] - 1
+        have_ip = asked >= 0 and buf[asked - 1] == 4
+        if have_ip:
+            copy(self.ip, 0, buf, asked, 4)
         if msg.where[_OPT_SERVER_ID]:  # msg.opt(54) >= 0
             # SELECTING: the client answers one server's OFFER.
             if not self._ours(msg):
@@ -500,7 +505,7 @@ class Server:
             if not have_ip:
                 return self._ignore()
             slot = self.slot_of(self.ip, 0)
-            if slot >= 0 and self._mine(slot):
+            if slot >= 0 and t.key_is(slot, self.kind, self.key):  # self._mine(slot)
                 s = t.state(slot, now)
                 if s != _DECLINED:
                     return self._bind(slot, now, out, True, s)
