@@ -10,7 +10,7 @@ the runner's round, on every interpreter dora runs on:
 
     python3 bench/profile.py [--image firmware.elf] [--bootrom rp2040-bootrom.bin]
                              [--mpy-cross PATH] [--mp64 PATH] [--mp32 PATH]
-                             [--only board,mp64,...] [--json bench/out/profile.json]
+                             [--only board,mp64,...] [--firmware DIR] [--json bench/out/profile.json]
 
 Defaults come from the environment `make` exports (PICOW_IMAGE,
 RP2040_BOOTROM, KIT_MPY_CROSS, MP32); an interpreter that is missing is
@@ -67,14 +67,14 @@ def parse(text):
     return fig
 
 
-def on_unix(name, interp, tmp):
+def on_unix(name, interp, tmp, firmware):
     env = dict(os.environ)
     lease = os.path.join(tmp, "leases-" + name)
     if interp == sys.executable:
-        env["PYTHONPATH"] = os.pathsep.join([os.path.join(ROOT, "firmware"), os.path.join(ROOT, "host_tests", "core")])
+        env["PYTHONPATH"] = os.pathsep.join([firmware, os.path.join(ROOT, "host_tests", "core")])
         cmd = [interp, CORE, lease]
     else:
-        env["MICROPYPATH"] = ":".join([os.path.join(ROOT, "firmware"), os.path.join(ROOT, "host_tests", "core"), ".frozen"])
+        env["MICROPYPATH"] = ":".join([firmware, os.path.join(ROOT, "host_tests", "core"), ".frozen"])
         cmd = [interp, "-X", "heapsize=64M", CORE, lease]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     if out.returncode:
@@ -144,6 +144,8 @@ def main():
     ap.add_argument("--mp64", default=os.path.join(ROOT, ".venv", "bin", "micropython"))
     ap.add_argument("--mp32", default=env("MP32"))
     ap.add_argument("--only", default="board,mp64,mp32,cpython")
+    ap.add_argument("--firmware", default=os.path.join(ROOT, "firmware"),
+                    help="the folder holding the dora package the unix runs import (another tree's, to compare)")
     ap.add_argument("--json", default=os.path.join(HERE, "out", "profile.json"))
     a = ap.parse_args()
     want = a.only.split(",")
@@ -161,7 +163,7 @@ def main():
             if not interp or not os.path.exists(interp):
                 print("profile on %s: skipped, no interpreter (%s)" % (name, interp))
                 continue
-            results[name] = on_unix(name, interp, tmp)
+            results[name] = on_unix(name, interp, tmp, a.firmware)
     if not results:
         return 0
     print("dora: one DORA exchange, 253-address pool, per function (inclusive; board in cycles at 125 MHz, unix in ns)")

@@ -465,7 +465,7 @@ class Server:
             slot = self.slot_of(self.ip, 0)
             if slot >= 0 and not t.reserved(slot) and self.may_use(slot) and t.state(slot, now) == _FREE:
                 return slot
-        return self._least_recently_used(now)
+        return self._least_recently_used(now) if self.ranged else t.least_recently_used(now)
 
     def _available_to_me(self, slot, now):
         s = self.table.state(slot, now)
@@ -689,7 +689,23 @@ class Server:
             where = msg.where
             req = where[_OPT_PARAM_LIST] - 1
             rlen = buf[req - 1] if req >= 0 else -1
-            self._options(cfg.options_blob, host, klass, req, rlen)
+            # The pool's level as _options() does it, without the call when
+            # all fit (options may spill: 4 bytes kept for END and 52).
+            at = B.pick(
+                out,
+                w.i,
+                w.limit - 4,
+                cfg.options_blob,
+                buf,
+                req,
+                rlen,
+                _EMPTY if host is None else host,
+                _EMPTY if klass is None else klass,
+            )
+            if at >= 0:
+                w.i = at
+            else:
+                self._options(cfg.options_blob, host, klass, req, rlen)
             if klass is not None:
                 self._options(klass, host, None, req, rlen)
             if host is not None:
