@@ -21,6 +21,7 @@ bench: venv
 	$(PY) bench/run.py $(BENCH_ARGS)
 	RP2040_BOOTROM=$(EMU_BOOTROM) $(PY) bench/board.py
 	$(PY) tools/ethernet_board.py bench  # the emulated W5500 board (skips without the kit)
+	$(MAKE) --no-print-directory bench-profile  # per-function profile, board and unix (mk/profile.mk)
 
 # Flash wear under hostile churn, in erases of the real littlefs driver
 # (bench/wear.py, docs/wear.md).  BENCH_WEAR_ARGS="--firmware DIR" measures another tree.

@@ -16,6 +16,9 @@ try:  # MicroPython
     # Inside a @micropython.viper function the compiler reads ptr8(buf) as a
     # cast to a byte pointer whatever this name holds; it only has to exist.
     ptr8 = None
+    ptr16 = None
+    heap_lock = micropython.heap_lock
+    heap_unlock = micropython.heap_unlock
     MICROPYTHON = True
 except ImportError:  # CPython
 
@@ -34,6 +37,17 @@ except ImportError:  # CPython
     def ptr8(buf):
         """viper's byte-pointer cast: on CPython, the buffer itself."""
         return buf
+
+    def ptr16(buf):
+        """viper's 16-bit-pointer cast: on CPython, the buffer (an array of
+        "H") itself."""
+        return buf
+
+    def heap_lock():
+        """No heap to lock on CPython."""
+
+    def heap_unlock():
+        return 0
 
     MICROPYTHON = False
 

@@ -14,6 +14,7 @@
 from array import array
 
 from .compat import const, micropython, ptr8
+from . import blocks as B
 
 BOOTREQUEST = const(1)
 BOOTREPLY = const(2)
@@ -118,15 +119,15 @@ class Message:
         # code -> offset of its value + 1 (0 = absent); 512 bytes, not a
         # list of 256 ints (1-2 KB)
         self._where = array("H", bytes(512))
+        # The same index, for the server's packet path to read an option's
+        # offset without a call (where[code] - 1 is what opt(code) returns).
+        self.where = self._where
         self._seen = bytearray(_MAX_SEEN)
         self._nseen = 0
 
     def parse(self, buf, n, op=BOOTREQUEST):
         """Index buf[:n]; True when it is a well-formed DHCP message of `op`."""
-        where = self._where
-        seen = self._seen
-        for i in range(self._nseen):
-            where[seen[i]] = 0
+        B.unscan(self._where, self._seen, self._nseen)
         self._nseen = 0
         self.buf = buf
         self.n = n
@@ -142,18 +143,24 @@ class Message:
             or buf[OFF_COOKIE + 3] != _COOKIE3
         ):
             return self._fail(ERR_COOKIE)
-        if not self._scan(OFF_OPTIONS, n):
+        # _scan(OFF_OPTIONS, n), opt() and opt_len() spelt out: a call costs
+        # thousands of cycles on a microcontroller.
+        where = self._where
+        seen = B.scan(buf, OFF_OPTIONS, n, where, self._seen, 0)
+        if seen < 0:
+            self._nseen = -1 - seen  # cleared by the next parse all the same
             return self._fail(ERR_OPTIONS)
-        overload = self.opt(OPT_OVERLOAD)
-        if overload >= 0 and self.opt_len(OPT_OVERLOAD) == 1:
+        self._nseen = seen
+        overload = where[OPT_OVERLOAD] - 1
+        if overload >= 0 and buf[overload - 1] == 1:
             # RFC 2132 9.3: file and/or sname carry more options.
             what = buf[overload]
             if what & 1 and not self._scan(OFF_FILE, OFF_COOKIE):
                 return self._fail(ERR_OPTIONS)
             if what & 2 and not self._scan(OFF_SNAME, OFF_FILE):
                 return self._fail(ERR_OPTIONS)
-        t = self.opt(OPT_MESSAGE_TYPE)
-        if t < 0 or self.opt_len(OPT_MESSAGE_TYPE) != 1 or not 1 <= buf[t] <= 8:
+        t = where[OPT_MESSAGE_TYPE] - 1
+        if t < 0 or buf[t - 1] != 1 or not 1 <= buf[t] <= 8:
             return self._fail(ERR_TYPE)
         self.type = buf[t]
         self.error = OK
@@ -164,27 +171,14 @@ class Message:
         return False
 
     def _scan(self, i, end):
-        buf = self.buf
-        where = self._where
-        seen = self._seen
-        while i < end:
-            code = buf[i]
-            if code == OPT_END:
-                return True
-            if code == OPT_PAD:
-                i += 1
-                continue
-            if i + 1 >= end:
-                return False
-            length = buf[i + 1]
-            if i + 2 + length > end:
-                return False
-            if where[code] == 0 and self._nseen < _MAX_SEEN:
-                where[code] = i + 3  # value offset + 1
-                seen[self._nseen] = code
-                self._nseen += 1
-            i += 2 + length
-        # A missing END is tolerated (some clients end with padding only).
+        # In viper (dora.blocks): a Python loop per option costs too much
+        # on a microcontroller.  A missing END is tolerated (some clients
+        # end with padding only).
+        n = B.scan(self.buf, i, end, self._where, self._seen, self._nseen)
+        if n < 0:
+            self._nseen = -1 - n  # cleared by the next parse all the same
+            return False
+        self._nseen = n
         return True
 
     def opt(self, code):
@@ -200,9 +194,7 @@ class Message:
         w = self._where[code] - 1
         if w < 0 or self.buf[w - 1] != 4:
             return False
-        buf = self.buf
-        for i in range(4):
-            out[off + i] = buf[w + i]
+        B.move(out, off, self.buf, w, 4)
         return True
 
     def opt_u16(self, code, default):
@@ -237,7 +229,10 @@ class Message:
         reply buffer) and one Ethernet frame.  Option 57 counts the IP and
         UDP headers and is never below 576 (RFC 2132 9.10); without it, 576
         (RFC 2131 2.)."""
-        size = self.opt_u16(OPT_MAX_SIZE, MAX_REPLY)
+        w = self._where[OPT_MAX_SIZE] - 1
+        size = MAX_REPLY
+        if w >= 0 and self.buf[w - 1] == 2:  # as opt_u16(), without the call
+            size = (self.buf[w] << 8) | self.buf[w + 1]
         if size < MAX_REPLY:
             size = MAX_REPLY
         size -= IP_UDP_HEADERS
@@ -283,15 +278,14 @@ class Message:
         return bool(self.buf[OFF_FLAGS] & FLAG_BROADCAST)
 
 
-def copy(dst, doff, src, soff, n):
-    """dst[doff:doff+n] = src[soff:soff+n] without allocating (a slice would)."""
-    for i in range(n):
-        dst[doff + i] = src[soff + i]
+# Byte-block moves without allocating (a slice would), in viper: a Python
+# loop per byte costs too much on a microcontroller (see dora.blocks).
+copy = B.move  # copy(dst, doff, src, soff, n): dst[doff:doff+n] = src[soff:soff+n]
+same = B.equal  # same(a, aoff, b, boff, n): a[aoff:aoff+n] == b[boff:boff+n]
 
 
 def zero(dst, doff, n):
-    for i in range(doff, doff + n):
-        dst[i] = 0
+    B.fill(dst, doff, n, 0)
 
 
 @micropython.viper
@@ -318,13 +312,6 @@ def crc16(buf, off, n) -> int:
             k += 1
         i += 1
     return crc
-
-
-def same(a, aoff, b, boff, n):
-    for i in range(n):
-        if a[aoff + i] != b[boff + i]:
-            return False
-    return True
 
 
 def put_u32(dst, off, value):
@@ -361,8 +348,6 @@ class Writer:
         self.si = OFF_SNAME  # next free byte in sname
 
     def start(self, buf, op, limit, overload=0, sname_first=False):
-        self.buf = buf
-        self.limit = limit if limit <= len(buf) else len(buf)
         zero(buf, 0, HEADER_LEN)
         buf[OFF_OP] = op
         buf[OFF_HTYPE] = 1
@@ -371,6 +356,13 @@ class Writer:
         buf[OFF_COOKIE + 1] = _COOKIE1
         buf[OFF_COOKIE + 2] = _COOKIE2
         buf[OFF_COOKIE + 3] = _COOKIE3
+        self.begin(buf, limit, overload, sname_first)
+
+    def begin(self, buf, limit, overload=0, sname_first=False, head=None):
+        """As start(), for a header the caller wrote (dora.blocks.reply_header);
+        then the options of the TLV blob `head`, if given (as block())."""
+        self.buf = buf
+        self.limit = limit if limit <= len(buf) else len(buf)
         self.i = OFF_OPTIONS
         self.skipped = 0
         self.overload = overload
@@ -378,6 +370,13 @@ class Writer:
         self.sname_first = sname_first
         self.fi = OFF_FILE
         self.si = OFF_SNAME
+        if head is not None:
+            n = len(head)
+            if OFF_OPTIONS + n <= self.limit - (4 if overload else 1):
+                B.move(buf, OFF_OPTIONS, head, 0, n)
+                self.i = OFF_OPTIONS + n
+            else:
+                self.block(head)
 
     def _room(self, code, length):
         """Offset where an option with `length` value bytes goes, or -1
@@ -461,6 +460,26 @@ class Writer:
         """Append the whole option (code, length, value) found at src[off]."""
         return self.option(src[off], src, off + 2, src[off + 1])
 
+    def end(self):
+        """Where the options field's options must end: room is kept for
+        END, and for option 52 when options may spill."""
+        return self.limit - (4 if self.overload else 1)
+
+    def block(self, src):
+        """Append the options of the TLV blob `src`, pre-encoded: in one
+        copy when they fit in the options field, else one by one (then
+        they may spill into file and sname)."""
+        n = len(src)
+        at = self.i
+        if at + n <= self.end():
+            B.move(self.buf, at, src, 0, n)
+            self.i = at + n
+            return
+        i = 0
+        while i < n:
+            self.tlv(src, i)
+            i += 2 + src[i + 1]
+
     def file_free(self):
         """True when no option went into the file field."""
         return not self.spilled & 1
@@ -490,9 +509,4 @@ def find_option(blob, code):
     """Offset of option `code` in a TLV blob of options (None: no blob), or -1."""
     if blob is None:
         return -1
-    i = 0
-    while i < len(blob):
-        if blob[i] == code:
-            return i
-        i += 2 + blob[i + 1]
-    return -1
+    return B.find(blob, code)

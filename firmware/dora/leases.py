@@ -29,6 +29,7 @@
 # on a 32-bit build) ever sees a larger value.
 
 from .compat import const, micropython, ptr8
+from .blocks import equal, move  # viper: no per-byte Python loop
 
 RECORD = const(16)
 
@@ -123,11 +124,7 @@ class LeaseTable:
         i = slot * RECORD
         if r[i + 1] != kind or kind == KEY_NONE:
             return False
-        i += 2
-        for j in range(KEY_LEN):
-            if r[i + j] != key[j]:
-                return False
-        return True
+        return equal(r, i + 2, key, 0, KEY_LEN)
 
     def find(self, kind, key):
         """Slot holding this key in any state (FREE = affinity), or -1.
@@ -143,8 +140,7 @@ class LeaseTable:
         i = slot * RECORD
         r[i] = state
         r[i + 1] = kind
-        for j in range(KEY_LEN):
-            r[i + 2 + j] = key[j]
+        move(r, i + 2, key, 0, KEY_LEN)
         r[i + _DROPPED] = 0
         self.set_time(slot, t)
 
