@@ -71,10 +71,10 @@ def on_unix(name, interp, tmp, firmware):
     env = dict(os.environ)
     lease = os.path.join(tmp, "leases-" + name)
     if interp == sys.executable:
-        env["PYTHONPATH"] = os.pathsep.join([firmware, os.path.join(ROOT, "host_tests", "core")])
+        env["PYTHONPATH"] = os.pathsep.join([firmware, os.path.join(ROOT, "tools", "dora_lab")])
         cmd = [interp, CORE, lease]
     else:
-        env["MICROPYPATH"] = ":".join([firmware, os.path.join(ROOT, "host_tests", "core"), ".frozen"])
+        env["MICROPYPATH"] = ":".join([firmware, os.path.join(ROOT, "tools", "dora_lab"), ".frozen"])
         cmd = [interp, "-X", "heapsize=64M", CORE, lease]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     if out.returncode:
@@ -86,13 +86,13 @@ def on_board(image, bootrom, mpy_cross, tmp):
     from board_repl import EmulatedBoard
 
     mpys = {}
-    for name, src in (("packets", os.path.join(ROOT, "host_tests", "core", "packets.py")), ("profile_core", CORE)):
+    for name, src in (("packets", os.path.join(ROOT, "tools", "dora_lab", "packets.py")), ("profile_core", CORE)):
         dst = os.path.join(tmp, name + ".mpy")
         subprocess.run([mpy_cross, "-march=armv6m", "-o", dst, src], check=True)
         with open(dst, "rb") as f:
             mpys[name] = f.read()
     with EmulatedBoard(image, bootrom) as board:
-        board.exec(open(os.path.join(ROOT, "host_tests", "emulated", "ramdisk.py")).read())
+        board.exec(open(os.path.join(ROOT, "tools", "dora_lab", "ramdisk.py")).read())
         board.exec("import sys\nsys.path[:] = ['.frozen', '/ram']\n_disk = mount('/ram', %d)\n" % RAM_BLOCKS)
         for name, data in mpys.items():
             board.put("/ram/%s.mpy" % name, data)

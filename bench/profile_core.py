@@ -4,7 +4,7 @@
 # MicroPython unix ports and on CPython (time in nanoseconds).  bench/profile.py
 # runs it everywhere and prints the table; by hand:
 #
-#   MICROPYPATH=firmware:host_tests/core:.frozen micropython bench/profile_core.py [LEASEFILE]
+#   MICROPYPATH=firmware:tools/dora_lab:.frozen micropython bench/profile_core.py [LEASEFILE]
 #
 # Prints "PROF <label> <calls> <total> <per call>" lines and "TOTAL" lines.
 #
