@@ -66,7 +66,13 @@ _r = None
 try:
     _b = B.load(_path)
     _k = "ethernet" if "lan" in _b else ("rp2" if sys.platform == "rp2" else "esp32")
-    _r = R.Runner(B.server_config(B.check(_b, _k), _k, None))
+    _c = B.check(_b, _k)
+    if _c["watchdog_ms"]:
+        # The watchdog main.py started runs on after ctrl-C: a full period
+        # for the change (the reset that follows restarts it as main.py's).
+        import machine
+        machine.WDT(timeout=_c["watchdog_ms"]).feed()
+    _r = R.Runner(B.server_config(_c, _k, None))
     if _r.store:
         _r.store.load(_r.clock.now())
     _r.server.reserve()

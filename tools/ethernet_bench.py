@@ -7,7 +7,10 @@
     exchange (the 125 MHz core's cycle count), closed loop from a station
     (tools/loadgen.py, window 1 and 4);
   - free heap with 253 leases bound (gc.mem_free() at the moment serving is
-    interrupted, before any collection, and after one).
+    interrupted, before any collection, and after one);
+  - the lowest free heap under a DISCOVER flood from a station (new MACs,
+    as fast as the station's socket takes them), sampled on the board while
+    it serves (see FLOOD_PROBE).
 
 The simulated clock is the one that counts: the emulator runs the busy core
 slower than real time, and paces an idle one to the wall clock.
@@ -79,6 +82,75 @@ def heap_with_leases(router, sta, n=253):
             "free_after_collect": int(out[2]), "alloc_after_collect": int(out[3])}
 
 
+# Runs on the board (raw REPL, after a soft reset): dora as main.py runs it,
+# plus one task sampling gc.mem_free() every SAMPLE_MS between dora's rounds;
+# the lowest reading before the first request and the lowest overall are
+# printed when ctrl-C stops it.  Comparing and storing small ints allocates
+# nothing, so the probe does not move what it measures.
+SAMPLE_MS = 5
+FLOOD_PROBE = """\
+import gc, machine, network
+import dora_board
+from dora import runner as R
+from dora.compat import asyncio
+LOW = [gc.mem_free(), gc.mem_free(), 0]  # idle, overall, samples
+RUN = []
+
+async def _sample(rs):
+    srv = rs[0].server
+    while True:
+        f = gc.mem_free()
+        if srv.stats.received == 0 and f < LOW[0]:
+            LOW[0] = f
+        if f < LOW[1]:
+            LOW[1] = f
+        LOW[2] += 1
+        await asyncio.sleep_ms(%d)
+
+_serve_all = R.serve_all
+
+async def _probed(rs):
+    RUN.extend(rs)
+    asyncio.create_task(_sample(rs))
+    await _serve_all(rs)
+
+R.serve_all = _probed
+try:
+    dora_board.run(network, machine, None, "ethernet")
+except KeyboardInterrupt:
+    pass
+s = RUN[0].server.stats
+print("PROBE", LOW[0], LOW[1], LOW[2], s.received, s.offers, s.exhausted, gc.mem_free() + gc.mem_alloc())
+""" % SAMPLE_MS
+
+
+def heap_under_flood(router, sta, count=3000, seconds=30):
+    """dora started again under FLOOD_PROBE, idle 5 s, then a DISCOVER flood
+    from the station; the probe's readings once ctrl-C has stopped it."""
+    r = router.repl()
+    try:
+        r.sock.sendall(b"\x04")  # soft reset in the raw REPL: a fresh heap, main.py not run
+        r.read_until(b"raw REPL; CTRL-B to exit\r\n>", 60)
+        r.send_script(FLOOD_PROBE)
+        r.read_until(b"dora: serving ", 120)
+        time.sleep(5)
+        before = router.stats()
+        sent = loadgen(sta, "--flood", "--count", count, "--seconds", seconds)
+        time.sleep(3)  # let the board work through what its W5500 holds
+        after = router.stats()
+        r.sock.sendall(b"\x03")
+        out = r.finish(120)
+    finally:
+        r.sock.close()
+    words = [ln for ln in out.splitlines() if ln.startswith("PROBE ")][-1].split()
+    idle, low, samples, received, offers, exhausted, heap = (int(w) for w in words[1:])
+    router.soft_reset()  # main.py again (the watchdog it started is fed again)
+    return {"heap_bytes": heap, "free_idle_min": idle, "free_flood_min": low, "samples": samples,
+            "sample_ms": SAMPLE_MS, "discovers_sent": sent["flood_sent"], "received": received,
+            "offers": offers, "exhausted": exhausted,
+            "sim_seconds": round(after["sim_seconds"] - before["sim_seconds"], 3)}
+
+
 def main():
     why = EB.missing() or available()
     if why:
@@ -103,6 +175,8 @@ def main():
             print(figures["dora_w1"], flush=True)
             figures["dora_w4"] = throughput(router, sta, 4, 200)
             print(figures["dora_w4"], flush=True)
+            figures["heap_flood"] = heap_under_flood(router, sta)
+            print(figures["heap_flood"], flush=True)
             figures["heap_253"] = heap_with_leases(router, sta)
         finally:
             router.stop()
