@@ -292,7 +292,8 @@ def test_dora_ctl_lists_revokes_and_adds_static_hosts_on_the_board(rig):
     assert answer and not answer.startswith("dora: RENEW"), rig.router.lines[mark:]
 
     # A static host: saved in /board.json, served after the reset.
-    sta = rig.lab.station(14)
+    sta = rig.lab.station(4)  # the ping station: no DHCP client has run there
+    sta.flush()
     fixed = "192.168.4.240"
     out = rig.dora_ctl("add-static", sta.mac, fixed, "--hostname", "cam")
     assert out.returncode == 0 and out.stdout.strip().endswith("True"), out.stdout + out.stderr
