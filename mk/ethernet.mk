@@ -2,7 +2,7 @@
 # network (docs/ethernet-board.md).  Builds nothing: the image comes from the
 # kit build (W5500_IMAGE), the bootrom from KIT.  Root for the namespaces.
 #
-#   make test-ethernet                      W5500 model unit tests + the system
+#   make test-ethernet                      W5500 model, bridge and console tests + the system
 #                                           test (deploy, real clients, power cuts)
 #   make serve-ethernet IFACE=eth1 [ETH_CONFIG=boards/ethernet/w5500.json]
 #                       [ETH_FLASH=flash.bin] [ETH_PORT=2041]
@@ -25,7 +25,8 @@ ETH_PORT ?=
 .PHONY: test-ethernet serve-ethernet demo-ethernet bench-ethernet
 
 test-ethernet: venv
-	$(PY) -m pytest -q -s host_tests/test_w5500_model.py host_tests/test_ethbridge.py host_tests/system/test_ethernet_board.py
+	$(PY) -m pytest -q -s host_tests/test_w5500_model.py host_tests/test_ethbridge.py host_tests/test_ethernet_console.py \
+	  host_tests/system/test_ethernet_board.py
 
 serve-ethernet: venv
 	@test -n "$(IFACE)" || { echo "serve-ethernet: IFACE=<interface in this namespace> is needed"; exit 2; }

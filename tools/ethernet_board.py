@@ -210,6 +210,10 @@ class EmulatedRouter:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
+        # The board may print nothing for minutes between DHCP events: the
+        # reader blocks until bytes come or the socket closes (a timeout
+        # left from connecting would end it at the first silence).
+        sock.settimeout(None)
         self.console = sock
         threading.Thread(target=self._read_console, args=(sock,), daemon=True).start()
 

@@ -19,6 +19,7 @@ import json
 import os
 import random
 import re
+import shutil
 import sys
 import subprocess
 import tempfile
@@ -39,6 +40,7 @@ from dora_lab.netns import Dhclient, Dhcpcd, Lab, Udhcpc, wait_for  # noqa: E402
 
 LEASE = 40  # seconds: T1 at 20 s, so a renewal happens within a test
 POOL = ("192.168.4.16", "192.168.4.250")
+MPREMOTE = shutil.which("mpremote", path=os.path.join(ROOT, ".venv", "bin")) or "mpremote"
 
 why = EB.missing() or netns.available()
 pytestmark = pytest.mark.skipif(bool(why), reason=why or "")
@@ -71,6 +73,25 @@ class Rig:
             f.write(data)
         rows, _ = lease_tool.restore(path)
         return {r[0]: (r[1], r[2].upper()) for r in rows}
+
+    def logged(self, events, ip, key, since, timeout=60):
+        """The board's own console line for this event ("ACK", "RENEW|ACK",
+        ...) about this address and client key, printed after `since`;
+        None if it did not come within timeout."""
+        return self.router.wait_line(r"^dora: (%s) %s %s" % (events, re.escape(ip), re.escape(key)), timeout, since)
+
+    def dora_ctl(self, *argv, timeout=300):
+        """tools/dora_ctl.py against the board, as a user runs it: one
+        mpremote run over the board's USB-CDC socket that stops dora, makes
+        the change and resets the board; then wait until it serves again."""
+        self.router.detach_console()
+        resets = self.router.resets
+        mark = self.router.mark()
+        out = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "dora_ctl.py"), "--device", self.router.url(),
+                              "--mpremote", MPREMOTE] + list(argv), capture_output=True, text=True, timeout=timeout)
+        assert wait_for(lambda: self.router.resets > resets, 60), "dora_ctl did not reset the board: %s" % out.stdout
+        assert self.router.wait_line(r"^dora: serving ", 240, mark), self.router.lines[mark:]
+        return out
 
     def restart_serving(self, timeout=180):
         mark = self.router.mark()
@@ -127,10 +148,10 @@ def test_udhcpc_dhclient_dhcpcd_get_leases_the_board_logged(rig):
         assert in_pool(ip) and addr.endswith("/24")
         lease = wait_for(c.last_lease, 10)
         assert lease and lease["ip"] == ip and lease["router"].split()[0] == "192.168.4.1", lease
-        # The board's own log names this address, bound to this client.
-        key = c.mac if c.keyed_by_mac else ""
-        acks = rig.router.find(r"^dora: ACK %s %s" % (re.escape(ip), re.escape(key)), mark)
-        assert acks, "board log has no ACK for %s (%s): %s" % (ip, c.name, rig.router.lines[mark:])
+        # The board's own log: this address offered, then bound, to this client.
+        key = c.mac if c.keyed_by_mac else "id:"
+        assert rig.logged("OFFER", ip, key, mark), "board log has no OFFER of %s (%s): %s" % (ip, c.name, rig.router.lines[mark:])
+        assert rig.logged("ACK", ip, key, mark), "board log has no ACK of %s (%s): %s" % (ip, c.name, rig.router.lines[mark:])
     ips = {c.ip() for c in clients}
     assert len(ips) == 3
 
@@ -141,6 +162,7 @@ def test_renewal_at_t1_is_acked(rig):
     udhcpc = rig.clients[0]
     ip = udhcpc.ip()
     since = udhcpc.mark()
+    board_since = rig.router.mark()
     renewed = wait_for(lambda: [ln for ln in udhcpc.lease_lines(since) if ln.startswith("LEASE renew")], 120, 0.5)
     assert renewed and "ip=%s" % ip in renewed[0], udhcpc.lines[since:]
     assert not [ln for ln in udhcpc.lines[since:] if "broadcasting renew" in ln], "the unicast renewal went unanswered"
@@ -148,14 +170,18 @@ def test_renewal_at_t1_is_acked(rig):
     # (tshark writes its file in bursts: read again until the packet is in.)
     acks = wait_for(lambda: rig.capture.lines("dhcp.option.dhcp == 5 and ip.dst == %s" % ip), 30, 1)
     assert acks, "no unicast ACK to %s captured" % ip
+    # and the board says so on its console (the same binding, renewed)
+    assert rig.logged("RENEW", ip, udhcpc.mac, board_since), rig.router.lines[board_since:]
 
 
 def test_release_frees_the_address(rig):
     udhcpc = rig.clients[0]
     rig.released = (udhcpc.ip(), udhcpc.mac)
+    mark = rig.router.mark()
     udhcpc.release()
     wait_for(lambda: udhcpc.ip() is None, 10)
     udhcpc.stop()
+    assert rig.logged("RELEASE", rig.released[0], udhcpc.mac, mark), rig.router.lines[mark:]
     # A release rides with the next flush (within seconds); the power-cut
     # test below reads the table back from the board's flash.
     time.sleep(8)
@@ -217,9 +243,15 @@ def test_power_cuts_lose_no_acked_binding_and_clients_init_reboot(rig):
         c.stop()
         c.sta.flush()
         since = c.mark()
+        mark = rig.router.mark()
         c.start()
         assert c.wait_address(120), c.lines[since:]
         assert c.ip() == old, "%s: %s, was %s" % (c.name, c.ip(), old)
+        # The board confirmed the stored binding (a REQUEST naming it, no
+        # DISCOVER first): RENEW when nothing changed, ACK otherwise.
+        key = c.mac if c.keyed_by_mac else "id:"
+        assert rig.logged("RENEW|ACK", old, key, mark), rig.router.lines[mark:]
+        assert not rig.router.find(r"^dora: OFFER %s " % re.escape(old), mark), "%s started over with a DISCOVER" % c.name
 
 
 def test_ten_stations_at_once(rig):
@@ -234,6 +266,57 @@ def test_ten_stations_at_once(rig):
     finally:
         for c in clients:
             c.stop()
+
+
+def test_dora_ctl_lists_revokes_and_adds_static_hosts_on_the_board(rig):
+    """tools/dora_ctl.py over the board's USB-CDC socket: each command
+    stops dora, makes its change on the board's flash and resets the board,
+    which serves again with it."""
+    table = rig.dora_ctl("leases")
+    assert table.returncode == 0, table.stdout + table.stderr
+    for c in rig.clients[1:]:  # dhclient and dhcpcd, renewing all along
+        assert re.search(r"^%s +\S+ +bound " % re.escape(c.ip()), table.stdout, re.M), (c.name, table.stdout)
+
+    # Revoked: on flash before the reset, so after it the board no longer
+    # has that binding: the client's next renewal is not a RENEW of it.
+    # (It is an ACK of a new binding, not the NAK docs/features.md
+    # promises: the lease file keeps no mark of a revocation, so after a
+    # restart a free address is granted to a client asking to keep it.)
+    dhcpcd = rig.clients[2]
+    gone = dhcpcd.ip()
+    out = rig.dora_ctl("revoke", gone)
+    assert out.returncode == 0 and out.stdout.strip().endswith("True"), out.stdout + out.stderr
+    assert "REVOKED %s id:" % gone in out.stdout, out.stdout
+    mark = rig.router.mark()
+    answer = rig.router.wait_line(r"^dora: (NAK|ACK|RENEW) %s " % re.escape(gone), 90, mark)
+    assert answer and not answer.startswith("dora: RENEW"), rig.router.lines[mark:]
+
+    # A static host: saved in /board.json, served after the reset.
+    sta = rig.lab.station(4)  # the ping station: no DHCP client has run there
+    sta.flush()
+    fixed = "192.168.4.240"
+    out = rig.dora_ctl("add-static", sta.mac, fixed, "--hostname", "cam")
+    assert out.returncode == 0 and out.stdout.strip().endswith("True"), out.stdout + out.stderr
+    mark = rig.router.mark()
+    client = Udhcpc(sta, rig.workdir)
+    client.start()
+    try:
+        addr = client.wait_address(120)
+        assert addr and addr.split("/")[0] == fixed, (addr, client.lines[-10:])
+    finally:
+        client.stop()
+    assert rig.logged("ACK", fixed, sta.mac, mark), rig.router.lines[mark:]
+
+    out = rig.dora_ctl("remove-static", sta.mac)
+    assert out.returncode == 0 and out.stdout.strip().endswith("True"), out.stdout + out.stderr
+    board = json.loads(rig.router.read_file("/board.json"))
+    assert board["dora"]["static"] == []
+    rig.restart_serving()
+
+    # A bad argument: one line, status 1, and the board serves again.
+    bad = rig.dora_ctl("revoke", "not-an-address")
+    assert bad.returncode == 1 and "Traceback" not in bad.stdout + bad.stderr, bad.stdout + bad.stderr
+    assert "dora_ctl: mac: " in bad.stdout
 
 
 def test_no_reply_is_malformed(rig):
