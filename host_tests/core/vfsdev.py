@@ -107,9 +107,17 @@ def _erase(chunks):
 
 
 def _written(chunks):
-    """[(offset, bytes)] of the blocks that are not erased."""
+    """[(offset, bytes)] of the blocks that are not erased.  Equal blocks
+    share one bytes object: FAT's root directory is 32 zeroed blocks, 16 kB
+    that the board's heap cannot spare twice."""
     erased = b"\xff" * _BS
-    return [(i * _BS, bytes(c)) for i, c in enumerate(chunks) if c != erased]
+    shared = {}
+    out = []
+    for i, c in enumerate(chunks):
+        if c != erased:
+            b = bytes(c)
+            out.append((i * _BS, shared.setdefault(b, b)))
+    return out
 
 
 def _image(chunks, initial, ops, k, torn):
@@ -144,12 +152,14 @@ def run(kind, ops=120, every=3, blocks=_BLOCKS):
     point = _mount(kind, dev)
     initial = _written(dev.chunks)  # what mkfs wrote: a few blocks, not a copy of the device
     dev.ops = []
-    s = _server(point)
-    # The workload: the runner's commit rule, acknowledgements per step.
-    steps = lambda: len(dev.ops)  # noqa: E731
-    checkpoints, ever = powercut.drive(s, ops, 13, steps, 12)
-    s.store.close()
-    vfs.umount(point)
+    try:
+        s = _server(point)
+        # The workload: the runner's commit rule, acknowledgements per step.
+        steps = lambda: len(dev.ops)  # noqa: E731
+        checkpoints, ever = powercut.drive(s, ops, 13, steps, 12)
+        s.store.close()
+    finally:
+        vfs.umount(point)  # a mount left behind would keep the device's 32 kB
     ops, image = dev.ops, dev.chunks  # the device's blocks hold each cut's image
     dev = None
     n = 0
