@@ -125,10 +125,13 @@ def drive(s, ops, seed, steps, stations, rng=None):
     out = bytearray(576)
     clients = [Station(s, i, out) for i in range(stations)]
     acked = {}  # slot -> key whose ACK was sent
-    checkpoints = [(steps(), {})]
+    # Allocated whole before the workload scatters small objects over the
+    # heap: a list grown by appends needs ever larger pieces of it.
+    checkpoints = [None] * (ops + 1)
+    checkpoints[0] = (steps(), {})
     ever = set()
     now = 1
-    for _ in range(ops):
+    for op in range(1, ops + 1):
         c = clients[rng.below(len(clients))]
         what = rng.below(10)  # a churning mix: most operations change a binding
         if what < 5 or c.addr is None:
@@ -158,9 +161,9 @@ def drive(s, ops, seed, steps, stations, rng=None):
         for slot in list(acked):
             if cur.get(slot) != acked[slot]:
                 del acked[slot]  # released, declined or taken over since
-        last = checkpoints[-1][1]
+        last = checkpoints[op - 1][1]
         # An unchanged set is shared, not copied: the checkpoints fit a board.
-        checkpoints.append((steps(), last if acked == last else dict(acked)))
+        checkpoints[op] = (steps(), last if acked == last else dict(acked))
         now += 1 + rng.below(3)
     return checkpoints, ever
 
