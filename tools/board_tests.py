@@ -71,14 +71,6 @@ def helpers():
     return sorted(found, key=lambda m: m != "util")
 
 
-# Core test modules whose workloads do not fit the board's heap yet: every
-# other build runs them; run one here by naming it (board_tests.py NAME).
-NOT_SIZED_FOR_THE_BOARD = {
-    "test_powercut": "its power-cut workloads and the real-driver RAM devices run out of heap after a few tests",
-    "test_wear": "its real-littlefs RAM device and churns run out of heap or time",
-}
-
-
 def core_modules():
     return sorted(f[:-3] for f in os.listdir(CORE) if f.endswith(".py"))
 
@@ -131,11 +123,6 @@ def run(image, bootrom, mpy_cross, names=(), log=print):
             raise BoardError("helpers that would not import on the board: %s" % ", ".join(pending))
         board.exec(open(os.path.join(ON_BOARD, "board_runner.py")).read())
         for name in test_modules(names):
-            if name in NOT_SIZED_FOR_THE_BOARD and not names:
-                log("SKIP %s: not sized for the board yet: %s" % (name, NOT_SIZED_FOR_THE_BOARD[name]))
-                totals["modules"][name] = {"passed": 0, "failed": 0, "skipped": 1, "seconds": 0, "mem_free": 0}
-                totals["skipped"] += 1
-                continue
             files = [name] + imported_tests(name)
             for f in files:
                 board.put("/ram/%s.mpy" % f, mpy[f])

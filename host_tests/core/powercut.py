@@ -15,13 +15,16 @@ from dora.store import LeaseStore
 import packets as P
 from flashsim import FlashSim
 from fuzzing import Rng
-from helpers import make_server
+from helpers import cfg
 
 PATH = "leases.dat"
+_config = []  # parsed once: every cut point recovers a server with it
 
 
 def server_on(flash, now=0, logs=None):
-    s = make_server(pool_end="192.168.4.31", lease_time=100000)  # 16 addresses
+    if not _config:
+        _config.append(cfg(pool_end="192.168.4.31", lease_time=100000))  # 16 addresses
+    s = S.Server(_config[0])
     # A 16-record journal, as on a board (4-datagram rounds), whatever the host.
     s.store = LeaseStore(PATH, s.table, s.cfg.pool_start, fs=flash, log=(logs.append if logs is not None else _quiet),
                          journal=16)
@@ -46,11 +49,13 @@ def bound(table):
 class Station:
     """One client; its packets go through the runner's commit rule."""
 
-    def __init__(self, srv, i):
+    def __init__(self, srv, i, out=None):
         self.srv = srv
         self.mac = P.mac(i)
         self.xid = 0x1000 + i
-        self.out = bytearray(576)
+        # Stations that take turns can share one reply buffer (each reads
+        # its reply before the next sends).
+        self.out = out if out is not None else bytearray(576)
         self.addr = None
         self.withheld = 0
 
@@ -117,12 +122,16 @@ def drive(s, ops, seed, steps, stations, rng=None):
     """The operations of workload() on server `s`; `steps()` tells how far
     the storage's journal has come.  Returns (checkpoints, ever)."""
     rng = rng or Rng(seed)
-    clients = [Station(s, i) for i in range(stations)]
+    out = bytearray(576)
+    clients = [Station(s, i, out) for i in range(stations)]
     acked = {}  # slot -> key whose ACK was sent
-    checkpoints = [(steps(), {})]
+    # Allocated whole before the workload scatters small objects over the
+    # heap: a list grown by appends needs ever larger pieces of it.
+    checkpoints = [None] * (ops + 1)
+    checkpoints[0] = (steps(), {})
     ever = set()
     now = 1
-    for _ in range(ops):
+    for op in range(1, ops + 1):
         c = clients[rng.below(len(clients))]
         what = rng.below(10)  # a churning mix: most operations change a binding
         if what < 5 or c.addr is None:
@@ -152,9 +161,9 @@ def drive(s, ops, seed, steps, stations, rng=None):
         for slot in list(acked):
             if cur.get(slot) != acked[slot]:
                 del acked[slot]  # released, declined or taken over since
-        last = checkpoints[-1][1]
+        last = checkpoints[op - 1][1]
         # An unchanged set is shared, not copied: the checkpoints fit a board.
-        checkpoints.append((steps(), last if acked == last else dict(acked)))
+        checkpoints[op] = (steps(), last if acked == last else dict(acked))
         now += 1 + rng.below(3)
     return checkpoints, ever
 
@@ -215,7 +224,7 @@ def check_double_cuts(flash, checkpoints, ever, points):
     for k, sim in zip(points, flash.cuts(points)):
         acked = acked_at(checkpoints, k)
         check_recovery(sim, acked, ever, "cut at step %d" % k)  # sim journals the recovery
-        inner = list(range(sim.steps() + 1))
+        inner = range(sim.steps() + 1)
         for k2, sim2 in zip(inner, sim.cuts(inner)):
             check_recovery(sim2, acked, ever, "cut at step %d, then at recovery step %d" % (k, k2))
             n += 1
@@ -244,21 +253,28 @@ def sampled_points(flash, every):
 
 
 class Points:
-    """Ascending cut points in 0..last, one byte per step: a list or set of
-    them does not fit the board's heap beside the workload."""
+    """Ascending cut points in 0..last, one bit per step: a list or set of
+    them, or even a byte per step, is more than the board's fragmented heap
+    holds in one piece beside the workload."""
 
     def __init__(self, last):
-        self.marks = bytearray(last + 1)
+        self.last = last
+        self.marks = bytearray(last // 8 + 1)
 
     def add(self, k):
-        if 0 <= k < len(self.marks):
-            self.marks[k] = 1
+        if 0 <= k <= self.last:
+            self.marks[k >> 3] |= 1 << (k & 7)
 
     def __iter__(self):
         marks = self.marks
-        for k in range(len(marks)):
-            if marks[k]:
+        for k in range(self.last + 1):
+            if marks[k >> 3] & (1 << (k & 7)):
                 yield k
 
     def __len__(self):
-        return sum(self.marks)
+        n = 0
+        for b in self.marks:
+            while b:
+                n += b & 1
+                b >>= 1
+        return n

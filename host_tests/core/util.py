@@ -32,13 +32,6 @@ def needs_network():
         skip("needs a network; the emulated board has none")
 
 
-def not_sized_for_the_board_yet(why):
-    """Skips on the emulated board a test whose workload does not fit its
-    heap yet (the reason is printed; the test runs on every other build)."""
-    if ON_BOARD:
-        skip("not sized for the board yet: " + why)
-
-
 def skip(reason):
     if MICROPYTHON:
         raise SkipTest(reason)
