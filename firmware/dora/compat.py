@@ -62,9 +62,12 @@ RECV_BATCH = 8 if sys.platform in ("linux", "darwin") else 4
 
 _SO_BINDTODEVICE = 25  # Linux value; the unix port has no constant for it
 
-# The clock's last second: one short of dora.leases.FOREVER (2**30 - 1, the
-# largest small int on a 32-bit board), so that an expiry of FOREVER never
-# comes.  2**30 s is 34 years of uptime (docs/time.md).
+# "Never", as a time in seconds since boot: the largest small int on a 32-bit
+# board (2**30 - 1), for lease expiries (dora.leases) and the client's
+# deadlines (dora.client).
+FOREVER = const(0x3FFFFFFF)
+# The clock's last second: one short of FOREVER, so that an expiry of FOREVER
+# never comes.  2**30 s is 34 years of uptime (docs/time.md).
 CLOCK_END = const(0x3FFFFFFE)
 
 

@@ -28,7 +28,7 @@
 # Python (heap ints from 2**30) nor viper (machine ints, negative from 2**31
 # on a 32-bit build) ever sees a larger value.
 
-from .compat import const, micropython, ptr8
+from .compat import FOREVER, const, micropython, ptr8
 
 RECORD = const(16)
 
@@ -47,8 +47,9 @@ KEY_LEN = const(8)
 FLAG_STATIC = const(1)
 FLAG_OWN = const(2)
 
-FOREVER = const(0x3FFFFFFF)  # largest small int on 32-bit boards: "never"
 
+_KIND = const(1)
+_KEY = const(2)
 _TIME = const(10)
 _FLAGS = const(14)
 _DROPPED = const(15)
@@ -90,9 +91,6 @@ class LeaseTable:
         r[i + 1] = (t >> 16) & 0xFF
         r[i + 2] = (t >> 8) & 0xFF
         r[i + 3] = t & 0xFF
-
-    def flags(self, slot):
-        return self.recs[slot * RECORD + _FLAGS]
 
     def set_flags(self, slot, flags):
         self.recs[slot * RECORD + _FLAGS] = flags
@@ -147,6 +145,45 @@ class LeaseTable:
             r[i + 2 + j] = key[j]
         r[i + _DROPPED] = 0
         self.set_time(slot, t)
+
+    def set_from(self, slot, state, src, off, t):
+        """set() with the kind and key read from src[off:off+1+KEY_LEN]
+        (the lease file's form of them: see key_into)."""
+        r = self.recs
+        i = slot * RECORD
+        r[i] = state
+        for j in range(1 + KEY_LEN):
+            r[i + _KIND + j] = src[off + j]
+        r[i + _DROPPED] = 0
+        self.set_time(slot, t)
+
+    def key_into(self, slot, dst, off):
+        """Copy the kind and key (1 + KEY_LEN bytes) to dst[off:]."""
+        r = self.recs
+        i = slot * RECORD + _KIND
+        for j in range(1 + KEY_LEN):
+            dst[off + j] = r[i + j]
+
+    def key_equals(self, slot, src, off):
+        """True when src[off:off+1+KEY_LEN] holds this slot's kind and key."""
+        r = self.recs
+        i = slot * RECORD + _KIND
+        for j in range(1 + KEY_LEN):
+            if src[off + j] != r[i + j]:
+                return False
+        return True
+
+    def key_text(self, slot):
+        """The key as text: a MAC, "id:" and the client id's digest, or "-"
+        (allocates: logs and listings only)."""
+        r = self.recs
+        i = slot * RECORD + _KEY
+        kind = r[i - 1]
+        if kind == KEY_MAC:
+            return ":".join("%02x" % r[i + j] for j in range(6))
+        if kind == KEY_CLIENT_ID:
+            return "id:" + "".join("%02x" % r[i + j] for j in range(KEY_LEN))
+        return "-"
 
     def set_state(self, slot, state, t):
         self.recs[slot * RECORD] = state

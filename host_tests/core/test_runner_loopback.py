@@ -5,7 +5,7 @@
 # included, stays on the loopback interface.
 
 
-from dora import compat, runner
+from dora import admin, compat, runner
 from dora.compat import asyncio
 
 import packets as P
@@ -82,7 +82,7 @@ def test_runner_serves_dora_over_loopback_udp():
     assert r.server.stats.acks == 20 and r.server.stats.renewals == 1
     assert r.server.stats.malformed == 1 and r.errors == 0
     assert r.store.bytes_written == 16 + 20 * 16  # header + one record per binding
-    text = r.table_text()
+    text = admin.table_text(r)
     assert "127.0.4.16" in text and "bound" in text
 
 

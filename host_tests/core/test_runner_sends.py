@@ -2,7 +2,7 @@
 # while the lease file cannot be written, and log lines that tell the truth.
 # Real runner, real UDP sockets over loopback, both interpreters.
 
-from dora import compat, runner
+from dora import admin, compat, runner
 from dora.runner import SendBudget
 from dora.store import RealFS
 
@@ -150,7 +150,7 @@ def test_informs_naming_other_hosts_get_two_answers_per_requester():
     with_runner(r, client)
     assert got == {"storm": 2, "other": 1}, got
     assert r.unicast_withheld == 28 and r.server.stats.informs == 31
-    assert "unicasts withheld 28" in runner.stats_text(r)
+    assert "unicasts withheld 28" in admin.stats_text(r)
 
 
 def test_unicasts_to_requesters_own_addresses_are_bounded_and_acks_go_broadcast():
@@ -266,7 +266,7 @@ def test_revoking_while_the_flash_fails_ends_the_lease_and_says_it_waits():
     async def client(cl, srv):
         addr = await bind(cl, srv, r, 1)
         flash.broken = True
-        got["revoked"] = r.revoke(r.server.slot_of(P.ip(addr), 0))
+        got["revoked"] = admin.revoke(r, r.server.pool.slot_of(P.ip(addr), 0))
         nak = await exchange(cl, srv, P.request(3, P.mac(1), xid=5, ciaddr=P.ip(addr)))
         got["renewal"] = P.options(nak)[53][0]
         flash.broken = False
