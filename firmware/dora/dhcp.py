@@ -327,6 +327,12 @@ def same(a, aoff, b, boff, n):
     return True
 
 
+def u32(src, off):
+    """The big-endian 32-bit value at src[off:off+4] (a heap int from 2**30
+    on a 32-bit board: callers on the packet path cap it first)."""
+    return (src[off] << 24) | (src[off + 1] << 16) | (src[off + 2] << 8) | src[off + 3]
+
+
 def put_u32(dst, off, value):
     dst[off] = (value >> 24) & 0xFF
     dst[off + 1] = (value >> 16) & 0xFF
