@@ -225,10 +225,9 @@ class LeaseTable:
 # -- the two table scans -------------------------------------------------
 # Compiled to machine code by MicroPython's viper emitter (every port dora
 # targets has one: x64 on the unix port, xtensawin on the ESP32, armv6m on the
-# RP2040; .mpy files must then be built with mpy-cross -march, as tools/board.py
-# does, and as the esp32 and rp2 ports' own builds do for frozen code through
-# MICROPY_CROSS_FLAGS in esp32_common.cmake and rp2's CMakeLists.txt).  On CPython
-# the decorator and ptr8 are no-ops (dora.compat) and they run as Python.
+# RP2040); .mpy files must then be built with mpy-cross -march, as
+# tools/board.py does and the ports' frozen builds do (docs/boards.md).  On
+# CPython the decorator and ptr8 are no-ops (dora.compat) and they run as Python.
 # Viper rules: int() turns an object into a machine int, r[i] reads a byte;
 # the const() names of this module are folded in as literals.
 

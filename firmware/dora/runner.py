@@ -404,8 +404,7 @@ def _waiting(poller):
 
 async def _housekeeping(runner):
     # Flush records no ACK waited for; gc at a steady pace, with the
-    # threshold at a quarter of the free heap so collections stay short
-    # (peterhinch/micropython-async's advice).
+    # threshold at a quarter of the free heap so collections stay short.
     every = runner.cfg.status_seconds
     last_status = 0
     while True:
