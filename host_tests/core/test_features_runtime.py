@@ -195,10 +195,10 @@ def test_two_servers_in_one_loop_each_answer_on_their_own_socket():
 def test_granted_is_told_only_once_the_binding_is_on_flash():
     # A failed flash write withholds the ACK; the application hears of the
     # lease only after the retry made it durable and the ACK left.
-    from test_runner_loopback import FailingFlash
+    from failing_fs import FailingFS
 
     path = util.tmp_path("leases.dat")
-    flash = FailingFlash(fail_writes=(1,))
+    flash = FailingFS(fail_appends=(1,))
     r = runner.Runner(loopback_config(path), fs=flash)
     seen = []
     r.on_event(lambda ev: seen.append(ev.kind))
