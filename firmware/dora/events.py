@@ -17,7 +17,7 @@
 # packet path: a LeaseEvent (a few small strings) is allocated only when a
 # listener is registered (this module is only loaded then).  Expiry has no
 # packet: the runner's housekeeping sweeps the table every few seconds and
-# reports what ran out (Runner.sweep).
+# reports what ran out (dora.admin.sweep).
 
 from .compat import asyncio
 
