@@ -586,4 +586,4 @@ def _u32_capped(msg, code, default):
     b = msg.buf
     if b[w] >= 0x10:
         return MAX_LEASE
-    return (b[w] << 24) | (b[w + 1] << 16) | (b[w + 2] << 8) | b[w + 3]
+    return D.u32(b, w)
