@@ -65,13 +65,29 @@ def describe_request(r):
     return line
 
 
-def event(r, kind, slot, vendor=""):
+def _event(r, kind, slot, vendor=""):
     """A dora.events.LeaseEvent for `slot`."""
     from .events import LeaseEvent
 
     t = r.server.table
     mac = t.key_text(slot) if t.kind(slot) == L.KEY_MAC else ""
     return LeaseEvent(kind, slot, mac, r.server.pool.ip_text(slot), hostname(r, slot), vendor)
+
+
+def server_event(r, event, slot, vendor):
+    """The LeaseEvent of a dora.server event (EV_ACK, EV_RENEW, EV_RELEASE,
+    EV_DECLINE) for `slot`."""
+    from . import events as E
+
+    if event == S.EV_ACK:
+        kind = E.GRANTED
+    elif event == S.EV_RENEW:
+        kind = E.RENEWED
+    elif event == S.EV_RELEASE:
+        kind = E.RELEASED
+    else:
+        kind = E.DECLINED
+    return _event(r, kind, slot, vendor)
 
 
 def sweep(r, now):
@@ -86,9 +102,10 @@ def sweep(r, now):
             # A record without a key was given up when its client moved to
             # another address (that move was reported): nothing expired.
             if t.kind(slot) != L.KEY_NONE:
-                r.note("EXPIRED %s" % describe_slot(r, slot))
+                if r.verbose:
+                    r.log("EXPIRED %s" % describe_slot(r, slot))
                 if r.listeners:
-                    r.deliver(event(r, EXPIRED, slot))
+                    r.deliver(_event(r, EXPIRED, slot))
 
 
 def revoke(r, slot):
@@ -102,7 +119,7 @@ def revoke(r, slot):
     if t.state(slot, now) == L.FREE and t.kind(slot) == L.KEY_NONE:
         return False
     if r.listeners:
-        r.deliver(event(r, REVOKED, slot))
+        r.deliver(_event(r, REVOKED, slot))
     r.log("REVOKED %s" % describe_slot(r, slot))
     t.forget(slot, now)
     L.clear_bit(r.bound, slot)

@@ -143,7 +143,8 @@ class ClientRunner(Edge):
             addr, server, lease_time, opts = stored
             self.client.remember(addr, server)
             self.stored = Lease(ip_text(addr), ip_text(server), lease_time, opts)
-            self.note("stored lease %s from %s: INIT-REBOOT" % (ip_text(addr), ip_text(server)))
+            if self.verbose:
+                self.log("stored lease %s from %s: INIT-REBOOT" % (ip_text(addr), ip_text(server)))
             self.mode = "init-reboot"
         elif cfg.rapid_commit:
             self.mode = "rapid-commit"
@@ -248,13 +249,14 @@ class ClientRunner(Edge):
                     self.log("BOUND %s/%d from %s lease %ds router %s dns %s (%s) in %d ms" % (
                         lease.address, lease.prefix_len, lease.server, lease.lease_time, lease.router,
                         ",".join(lease.dns) or "-", "rapid-commit" if c.rapid else self.mode, ms))
-            else:
-                self.note("%s %s from %s lease %ds" % (kind.upper(), lease.address, lease.server, lease.lease_time))
+            elif self.verbose:
+                self.log("%s %s from %s lease %ds" % (kind.upper(), lease.address, lease.server, lease.lease_time))
             self.stored = None
             self._apply(lease)  # new, changed, or only renewed: refresh it
             self._bound.set()
         elif ev == K.EV_REBOOT_FAILED:
-            self.note("no answer to INIT-REBOOT: DISCOVER")
+            if self.verbose:
+                self.log("no answer to INIT-REBOOT: DISCOVER")
             self.mode = "discover"
             lease = self.lease
         else:
@@ -264,16 +266,15 @@ class ClientRunner(Edge):
             gone = lease or self.stored
             self.lease = None
             self.stored = None
-            self.note("%s %s" % (kind.upper(), gone.address if gone else "-"))
+            if self.verbose:
+                self.log("%s %s" % (kind.upper(), gone.address if gone else "-"))
             self._forget()
             if gone is not None:
                 self._apply(None)
             self.mode = "rapid-commit" if self.cfg.rapid_commit else "discover"
             self.started_ms = compat.ticks_ms()
         if self.listeners:
-            from .events import ClientEvent
-
-            self.deliver(ClientEvent(kind, lease))
+            self.deliver(_client_event(kind, lease))
 
     def _unchanged(self):
         """True when the client's lease (address, server, options) is the one
@@ -298,7 +299,8 @@ class ClientRunner(Edge):
         if self._holds(lease):
             return True
         if self.client.bound():
-            self.note("%s was gone from the interface: applied again" % lease.address)
+            if self.verbose:
+                self.log("%s was gone from the interface: applied again" % lease.address)
             self._apply(lease)
             return self._holds(lease)
         return False
@@ -335,6 +337,20 @@ class ClientRunner(Edge):
     def _forget(self):
         if self.cfg.lease_file:
             client_file.remove(self.cfg.lease_file)
+
+
+_ClientEvent = None
+
+
+def _client_event(kind, lease):
+    # dora.events is loaded by the first event a listener hears, and kept:
+    # an import statement allocates each time it runs.
+    global _ClientEvent
+    if _ClientEvent is None:
+        from .events import ClientEvent
+
+        _ClientEvent = ClientEvent
+    return _ClientEvent(kind, lease)
 
 
 def _seed(mac):

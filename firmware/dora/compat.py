@@ -131,11 +131,6 @@ else:
         return asyncio.sleep(ms / 1000)
 
 
-def ip_str(buf, off=0):
-    """Dotted-quad text of the 4 bytes at buf[off] (allocates: logs only)."""
-    return "%d.%d.%d.%d" % (buf[off], buf[off + 1], buf[off + 2], buf[off + 3])
-
-
 _socket = None  # the socket module, once _sockets() has imported it
 _raw_sockaddr = False  # its addresses are raw sockaddr bytes (the unix port)
 

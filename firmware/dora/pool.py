@@ -3,6 +3,8 @@
 # the start's and only the last two are computed: small ints on every build,
 # no allocation (the packet path uses both directions).
 
+from .fields import ip_text
+
 
 class Pool:
     def __init__(self, start, size):
@@ -33,4 +35,4 @@ class Pool:
         """Dotted-quad text of the address of `slot` (allocates: logs)."""
         ip = bytearray(4)
         self.ip_of(slot, ip, 0)
-        return "%d.%d.%d.%d" % (ip[0], ip[1], ip[2], ip[3])
+        return ip_text(ip)

@@ -48,12 +48,19 @@ WITHHELD_LOG_SECONDS = 60  # at most one line this often about withheld unicasts
 running = []
 
 
-def _admin():
-    # dora.admin (listing, log lines, revoke, sweep) is loaded by its first
-    # use: a quiet server without listeners never pays for it.
-    from . import admin
+_admin_module = None
 
-    return admin
+
+def _admin():
+    # dora.admin (listing, log lines, events, revoke, sweep) is loaded by its
+    # first use: a quiet server without listeners never pays for it.  Kept
+    # here after that: an import statement allocates each time it runs.
+    global _admin_module
+    if _admin_module is None:
+        from . import admin
+
+        _admin_module = admin
+    return _admin_module
 
 
 def _log(line):
@@ -370,23 +377,13 @@ class Runner(Edge):
         else:
             return
         if self.listeners:
-            from . import events as E
-
-            if event == S.EV_ACK:
-                kind = E.GRANTED
-            elif event == S.EV_RENEW:
-                kind = E.RENEWED
-            elif event == S.EV_RELEASE:
-                kind = E.RELEASED
-            else:
-                kind = E.DECLINED
             vendor = ""
             msg = self.server.msg
             if data is not None and msg.buf is data:
                 vc = msg.opt(D.OPT_VENDOR_CLASS)
                 if vc >= 0:
                     vendor = printable(data, vc, msg.opt_len(D.OPT_VENDOR_CLASS))
-            ev = _admin().event(self, kind, slot, vendor)
+            ev = _admin().server_event(self, event, slot, vendor)
             if held:
                 self.deferred.append(ev)
             else:

@@ -15,7 +15,9 @@
 #                              caller logs what was lost)
 #   on_event(fn) / events()    listeners: fn(ev), ev an object with .kind
 #   log(line)                  status and error lines: always
-#   note(line)                 per-event lines: only when the config's log is on
+#   verbose                    the config's "log": per-event lines only when
+#                              true (tested before formatting one: a line
+#                              nobody prints must cost nothing)
 #   stop()                     closes at once; the receive task returns
 
 import gc
@@ -34,10 +36,6 @@ class Edge:
         self.listeners = []
         self._task = None  # the receive task, cancelled by stop()
         self.send_error = None  # the last error send() met
-
-    def note(self, line):
-        if self.verbose:
-            self.log(line)
 
     # -- the socket ------------------------------------------------------
     def open(self, port, interface, ip):

@@ -221,7 +221,7 @@ def _garbage(kind, size):
         x ^= x >> 17
         x ^= (x << 5) & 0xFFFFFFFF
         out[i] = x & 0xFF
-    return bytes(out)
+    return out  # no bytes() copy: on the board two such buffers at once may not fit
 
 
 def _allocated_by_load(data):
