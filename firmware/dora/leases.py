@@ -28,7 +28,7 @@
 # Python (heap ints from 2**30) nor viper (machine ints, negative from 2**31
 # on a 32-bit build) ever sees a larger value.
 
-from .compat import const, micropython, ptr8
+from .compat import FOREVER, const, micropython, ptr8
 from .blocks import equal, move  # viper: no per-byte Python loop
 
 RECORD = const(16)
@@ -48,8 +48,9 @@ KEY_LEN = const(8)
 FLAG_STATIC = const(1)
 FLAG_OWN = const(2)
 
-FOREVER = const(0x3FFFFFFF)  # largest small int on 32-bit boards: "never"
 
+_KIND = const(1)
+_KEY = const(2)
 _TIME = const(10)
 _FLAGS = const(14)
 _DROPPED = const(15)
@@ -92,9 +93,6 @@ class LeaseTable:
         r[i + 2] = (t >> 8) & 0xFF
         r[i + 3] = t & 0xFF
 
-    def flags(self, slot):
-        return self.recs[slot * RECORD + _FLAGS]
-
     def set_flags(self, slot, flags):
         self.recs[slot * RECORD + _FLAGS] = flags
 
@@ -122,9 +120,9 @@ class LeaseTable:
     def key_is(self, slot, kind, key):
         r = self.recs
         i = slot * RECORD
-        if r[i + 1] != kind or kind == KEY_NONE:
+        if r[i + _KIND] != kind or kind == KEY_NONE:
             return False
-        return equal(r, i + 2, key, 0, KEY_LEN)
+        return equal(r, i + _KEY, key, 0, KEY_LEN)
 
     def find(self, kind, key):
         """Slot holding this key in any state (FREE = affinity), or -1.
@@ -139,10 +137,40 @@ class LeaseTable:
         r = self.recs
         i = slot * RECORD
         r[i] = state
-        r[i + 1] = kind
-        move(r, i + 2, key, 0, KEY_LEN)
+        r[i + _KIND] = kind
+        move(r, i + _KEY, key, 0, KEY_LEN)
         r[i + _DROPPED] = 0
         self.set_time(slot, t)
+
+    def set_from(self, slot, state, src, off, t):
+        """set() with the kind and key read from src[off:off+1+KEY_LEN]
+        (the lease file's form of them: see key_into)."""
+        r = self.recs
+        i = slot * RECORD
+        r[i] = state
+        move(r, i + _KIND, src, off, 1 + KEY_LEN)
+        r[i + _DROPPED] = 0
+        self.set_time(slot, t)
+
+    def key_into(self, slot, dst, off):
+        """Copy the kind and key (1 + KEY_LEN bytes) to dst[off:]."""
+        move(dst, off, self.recs, slot * RECORD + _KIND, 1 + KEY_LEN)
+
+    def key_equals(self, slot, src, off):
+        """True when src[off:off+1+KEY_LEN] holds this slot's kind and key."""
+        return equal(src, off, self.recs, slot * RECORD + _KIND, 1 + KEY_LEN)
+
+    def key_text(self, slot):
+        """The key as text: a MAC, "id:" and the client id's digest, or "-"
+        (allocates: logs and listings only)."""
+        r = self.recs
+        i = slot * RECORD + _KEY
+        kind = r[i - 1]
+        if kind == KEY_MAC:
+            return ":".join("%02x" % r[i + j] for j in range(6))
+        if kind == KEY_CLIENT_ID:
+            return "id:" + "".join("%02x" % r[i + j] for j in range(KEY_LEN))
+        return "-"
 
     def set_state(self, slot, state, t):
         self.recs[slot * RECORD] = state
@@ -184,10 +212,9 @@ class LeaseTable:
 # -- the two table scans -------------------------------------------------
 # Compiled to machine code by MicroPython's viper emitter (every port dora
 # targets has one: x64 on the unix port, xtensawin on the ESP32, armv6m on the
-# RP2040; .mpy files must then be built with mpy-cross -march, as tools/board.py
-# does, and as the esp32 and rp2 ports' own builds do for frozen code through
-# MICROPY_CROSS_FLAGS in esp32_common.cmake and rp2's CMakeLists.txt).  On CPython
-# the decorator and ptr8 are no-ops (dora.compat) and they run as Python.
+# RP2040); .mpy files must then be built with mpy-cross -march, as
+# tools/board.py does and the ports' frozen builds do (docs/boards.md).  On
+# CPython the decorator and ptr8 are no-ops (dora.compat) and they run as Python.
 # Viper rules: int() turns an object into a machine int, r[i] reads a byte;
 # the const() names of this module are folded in as literals.
 
