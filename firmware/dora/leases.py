@@ -68,6 +68,7 @@ class LeaseTable:
     def __init__(self, capacity):
         self.capacity = capacity
         self.recs = bytearray(capacity * RECORD)
+        self.end = capacity * RECORD  # where the scans stop
 
     # -- fields -----------------------------------------------------------
     def raw_state(self, slot):
@@ -131,7 +132,7 @@ class LeaseTable:
             return -1
         if len(key) < KEY_LEN:  # viper reads without bounds checks
             raise IndexError
-        return _find(self.recs, self.capacity, kind, key)
+        return _find(self.recs, _KEY + (5 if kind == KEY_MAC else KEY_LEN - 1), self.end, key)
 
     def set(self, slot, state, kind, key, t):
         r = self.recs
@@ -199,7 +200,7 @@ class LeaseTable:
         see _least_recently_used."""
         if now >= FOREVER:  # no clock gets there (it stops a second short)
             now = FOREVER - 1
-        return _least_recently_used(self.recs, self.capacity, now)
+        return _least_recently_used(self.recs, 0, self.end, now)
 
     def count(self, state, now):
         n = 0
@@ -219,24 +220,26 @@ class LeaseTable:
 # the const() names of this module are folded in as literals.
 
 
+# Viper keeps a function's first three locals in registers on armv6m (the
+# rest live on the stack, a load and a store per use), and its arguments
+# come first: each scan takes the table, the offset it walks and the offset
+# where it stops as its first three arguments.
+
+
 @micropython.viper
-def _find(recs, capacity, kind, key) -> int:
+def _find(r: ptr8, i: int, end: int, key: ptr8) -> int:
     # One strided loop over the key's LAST byte (a MAC's first bytes are the
     # vendor's, shared by most clients; its last byte tells them apart),
-    # confirming a hit in place.
-    r = ptr8(recs)
-    k = ptr8(key)
-    want = int(kind)
-    last = 5 if want == KEY_MAC else KEY_LEN - 1
-    probe = int(k[last])
-    end = int(capacity) * RECORD
-    i = 2 + last
+    # confirming a hit in place.  i starts at that byte in slot 0's record:
+    # _KEY + 5 for a MAC, which tells the kind wanted.
+    want = KEY_MAC if i == _KEY + 5 else KEY_CLIENT_ID
+    probe = int(key[i - _KEY])
     while i < end:
         if int(r[i]) == probe:
-            base = i - 2 - last
-            if int(r[base + 1]) == want:
+            base = i - (i & (RECORD - 1))
+            if int(r[base + _KIND]) == want:
                 j = 0
-                while j < KEY_LEN and r[base + 2 + j] == k[j]:
+                while j < KEY_LEN and r[base + _KEY + j] == key[j]:
                     j += 1
                 if j == KEY_LEN:
                     return base // RECORD
@@ -245,36 +248,34 @@ def _find(recs, capacity, kind, key) -> int:
 
 
 @micropython.viper
-def _least_recently_used(recs, capacity, now) -> int:
-    r = ptr8(recs)
-    t_now = int(now)
-    n = int(capacity)
-    best = -1
+def _least_recently_used(r: ptr8, i: int, end: int, t_now: int) -> int:
+    best = -1  # the record offset of the best slot so far
     best_time = 0  # of best, when best >= 0
-    i = 0
-    slot = 0
-    while slot < n:
+    while i < end:
         if r[i + _FLAGS] == 0:  # not reserved
             hi = int(r[i + _TIME])
-            lo = 0xFF
             if hi > 0x3F:  # past FOREVER (<< 24 would turn it negative on 32 bits): read FOREVER
+                # Built from bytes, with no 32-bit literal: armv6m loads one from
+                # next to the code, which frozen code does not keep word-aligned.
+                lo = 0xFF
                 hi = 0x3F
+                t = (hi << 24) | (lo << 16) | (lo << 8) | lo
             else:
-                lo = 0
-            # Built from bytes, with no 32-bit literal: armv6m loads one from
-            # next to the code, which frozen code does not keep word-aligned.
-            t = (hi << 24) | ((int(r[i + _TIME + 1]) | lo) << 16) | ((int(r[i + _TIME + 2]) | lo) << 8) | (int(r[i + _TIME + 3]) | lo)
-            if r[i] != FREE and t <= t_now:
+                t = (hi << 24) | (int(r[i + _TIME + 1]) << 16) | (int(r[i + _TIME + 2]) << 8) | int(r[i + _TIME + 3])
+            s = int(r[i])
+            if s != FREE and t <= t_now:
                 r[i] = FREE  # expired: free since t (lazy expiry, as state())
-            if r[i] == FREE:
-                if r[i + 1] == KEY_NONE:
-                    return slot  # never used, or its affinity was dropped
+                s = FREE
+            if s == FREE:
+                if r[i + _KIND] == KEY_NONE:
+                    return i // RECORD  # never used, or its affinity was dropped
                 if best < 0 or t < best_time:
-                    best = slot
+                    best = i
                     best_time = t
         i += RECORD
-        slot += 1
-    return best
+    if best < 0:
+        return -1
+    return best // RECORD
 
 
 def digest(src, off, n, out):
