@@ -477,7 +477,12 @@ class Server:
                 return self._ignore()
             if not have_ip:
                 return self._ignore()
-            slot = self.pool.slot_of(self.ip, 0)
+            # slot = self.pool.slot_of(buf, asked), without the call
+            pool = self.pool
+            ps = pool.start
+            slot = ((buf[asked + 2] - ps[2]) << 8) + buf[asked + 3] - ps[3]
+            if buf[asked] != ps[0] or buf[asked + 1] != ps[1] or slot >= pool.size:
+                slot = -1
             if slot >= 0 and t.key_is(slot, self.kind, self.key):  # self._mine(slot)
                 s = t.state(slot, now)
                 if s != _DECLINED:
