@@ -37,7 +37,7 @@ class Counter:
     def __init__(self):
         self.n = 0
 
-    def add(self, kind, lease):
+    def add(self, ev):
         self.n += 1
 
 

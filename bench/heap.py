@@ -95,7 +95,7 @@ report("boot", {"alloc": gc.mem_alloc(), "free": gc.mem_free()})
 
 
 def run_dora():
-    from dora import config, runner
+    from dora import admin, config, runner
     from dora import server as S
     from dora.compat import asyncio
 
@@ -187,7 +187,7 @@ def run_dora():
                       "alloc_max": meter.handle_alloc_max, "by_event": prof,
                       "commits": commits[0], "commit_mean_us": commits[1] / commits[0] if commits[0] else 0,
                       "commit_max_us": commits[2]})
-    report("stats", runner.stats_text(r))
+    report("stats", admin.stats_text(r))
 
 
 def run_peer():

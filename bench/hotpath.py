@@ -130,7 +130,7 @@ def wrap(obj, name, label):
 def instrument(r):
     srv = r.server
     for name in ("handle", "_discover", "_choose", "_least_recently_used", "_claim", "_request", "_bind",
-                 "_reply", "_release", "_client_key", "static_index"):
+                 "_reply", "_release", "_client_key"):
         wrap(srv, name, "Server." + name)
     wrap(srv.msg, "parse", "Message.parse")
     wrap(srv.table, "find", "LeaseTable.find")

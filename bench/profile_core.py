@@ -289,9 +289,12 @@ def calibrate():
 
 def instrument(r):
     s = r.server
-    for name in ("handle", "_client_key", "_adopt", "static_index", "class_of", "_discover", "_choose",
-                 "_least_recently_used", "_claim", "_request", "_bind", "_reply", "_options", "ip_of", "slot_of"):
+    for name in ("handle", "_client_key", "_adopt", "class_of", "_discover", "_choose",
+                 "_least_recently_used", "_claim", "_request", "_bind", "_reply", "_options"):
         wrap(s, name, "Server." + name)
+    wrap(sys.modules["dora.server"], "find_static", "config.find_static")
+    wrap(s.pool, "slot_of", "Pool.slot_of")
+    wrap(s.pool, "ip_of", "Pool.ip_of")
     wrap(s.msg, "parse", "Message.parse")
     wrap(s.msg, "wants", "Message.wants")
     wrap(s.msg, "max_reply", "Message.max_reply")

@@ -155,7 +155,7 @@ def test_every_acked_binding_survives_a_restart(seq):
         now += 1
     for c in stations:
         if c.addr is not None:
-            slot = srv.slot_of(P.ip(c.addr), 0)
+            slot = srv.pool.slot_of(P.ip(c.addr), 0)
             acked[slot] = c.mac
     again = powercut.server_on(FlashSim(flash.files))
     got = powercut.bound(again.table)

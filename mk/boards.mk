@@ -44,5 +44,5 @@ firmware: venv
 	$(PY) tools/board.py firmware $(BOARD_ARGS) --micropy-dir "$(MICROPY_DIR)"
 endif
 
-package.json: manifest.py firmware/dora/__init__.py
+package.json: manifest.py $(wildcard manifests/*/manifest.py) firmware/dora/__init__.py
 	$(PY) tools/package_json.py --write

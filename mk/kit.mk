@@ -58,7 +58,7 @@ export MICROPY_DIR PICOW_IMAGE PICOW_STOCK_IMAGE W5500_IMAGE MP32 KIT_MPY_CROSS
 endif
 
 # What the Pico W image with dora is made from.
-DORA_FROZEN := manifest.py boards/rp2040/manifest.py boards/common/dora_board.py \
+DORA_FROZEN := manifest.py $(wildcard manifests/*/manifest.py) boards/rp2040/manifest.py boards/common/dora_board.py \
 	$(wildcard firmware/dora/*.py) $(wildcard boards/usercmod/*.cmake boards/usercmod/*/*)
 
 .PHONY: kit kit-tools kit-unix32 kit-images test-builds test-mp32 test-firmware

@@ -3,7 +3,8 @@
 deploy with mpremote, and build a MicroPython firmware image with dora frozen
 in and the dora_hook C module.
 
-    board.py mpy [--out build] [--arch host|x64|x86|xtensawin|armv6m] [--mpy-cross PATH] [--micropython PATH]
+    board.py mpy [--out build] [--arch host|x64|x86|xtensawin|armv6m] [--role server|client|both]
+                 [--mpy-cross PATH] [--micropython PATH]
     board.py check --board esp32|rp2040|ethernet [--config board.json]
     board.py deploy --board ... --port /dev/ttyUSB0 [--config ...] [--arch ...] [--dry-run]
     board.py firmware --board esp32|rp2040 --micropy-dir DIR [--dry-run]
@@ -64,51 +65,58 @@ def tool(name):
 
 # -- mpy -------------------------------------------------------------------------------
 
-def sources():
-    """(source path, path on the board) of every module dora ships."""
-    out = []
-    pkg = os.path.join(ROOT, "firmware", "dora")
-    for f in sorted(os.listdir(pkg)):
-        if f.endswith(".py"):
-            out.append((os.path.join(pkg, f), "dora/" + f))
-    out.append((os.path.join(ROOT, "boards", "common", "dora_board.py"), "dora_board.py"))
-    return out
+# What each role's .mpy files load to prove they stand alone.
+ROLE_IMPORTS = {
+    "server": "dora.runner, dora.control",
+    "client": "dora.client_runner",
+    "both": "dora.runner, dora.client_runner, dora.control",
+}
 
 
-def mpy_commands(out_dir, arch, mpy_cross=None):
+def sources(role="both"):
+    """(source path, path on the board) of every module a role ships: its
+    manifest's files (manifests/dora-*/manifest.py; both: manifest.py)."""
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import package_json
+
+    m = package_json.read_manifest(os.path.join(ROOT, package_json.ROLES[role][0]))
+    return [(os.path.join(ROOT, src), target) for target, src in m["files"]]
+
+
+def mpy_commands(out_dir, arch, mpy_cross=None, role="both"):
     """(argv, .mpy path on the host, path on the board) per module."""
     mpy_cross = mpy_cross or os.getenv("MPY_CROSS") or tool("mpy-cross")
     out = []
-    for src, rel in sources():
+    for src, rel in sources(role):
         dst = os.path.join(out_dir, rel[:-3] + ".mpy")
         out.append(([mpy_cross, "-march=" + arch, "-o", dst, src], dst, rel[:-3] + ".mpy"))
     return out
 
 
-def compile_mpy(out_dir, arch="host", mpy_cross=None):
+def compile_mpy(out_dir, arch="host", mpy_cross=None, role="both"):
     """Compile every module dora ships into out_dir; [(path on the board,
     bytes)].  Also used by the benchmarks and tools/mem_figures.py."""
     if arch not in ARCHS:
         raise Missing("arch %s: expected one of %s" % (arch, ", ".join(sorted(ARCHS))))
     sizes = []
-    for argv, dst, rel in mpy_commands(out_dir, arch, mpy_cross):
+    for argv, dst, rel in mpy_commands(out_dir, arch, mpy_cross, role):
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         subprocess.run(argv, check=True, timeout=60)
         sizes.append((rel, os.path.getsize(dst)))
     return sizes
 
 
-def build_mpy(out_dir, arch="host", mpy_cross=None, micropython=None):
-    sizes = compile_mpy(out_dir, arch, mpy_cross)
+def build_mpy(out_dir, arch="host", mpy_cross=None, micropython=None, role="both"):
+    sizes = compile_mpy(out_dir, arch, mpy_cross, role)
     for name, size in sizes:
         print("%-28s %6d bytes" % (name, size))
-    print("%-28s %6d bytes (%s)" % ("total", sum(s for _, s in sizes), arch))
+    print("%-28s %6d bytes (%s), role %s" % ("total", sum(s for _, s in sizes), arch, role))
     # Built for a unix port, the .mpy files must load on it: this machine's
     # (the venv's, 64-bit) or the one named (a 32-bit build for x86).
     mp = micropython or (tool("micropython") if arch in ("host", "x64") else None)
     if mp and os.path.exists(mp):
         env = dict(os.environ, MICROPYPATH="%s:.frozen" % out_dir)
-        code = "import dora.runner, dora.client_runner, dora.control; print('mpy: loads on the unix port')"
+        code = "import %s; print('mpy: loads on the unix port')" % ROLE_IMPORTS[role]
         subprocess.run([mp, "-c", code], check=True, env=env)
     return sizes
 
@@ -364,6 +372,8 @@ def main(argv=None):
     ap.add_argument("--out", default=os.path.join(ROOT, "build"))
     ap.add_argument("--arch", default=None,
                     help="CPU of the .mpy files: %s (mpy default: host)" % "; ".join("%s = %s" % kv for kv in ARCHS.items()))
+    ap.add_argument("--role", choices=sorted(ROLE_IMPORTS), default="both",
+                    help="mpy: the server alone, the client alone, or both (default)")
     ap.add_argument("--mpy-cross", help="mpy-cross to build .mpy files with (default: MPY_CROSS, the venv's)")
     ap.add_argument("--micropython", help="unix port the .mpy files must load on (default for host/x64: the venv's)")
     ap.add_argument("--elf", help="report: the image (default: the port's build-BOARD/firmware.elf)")
@@ -373,7 +383,7 @@ def main(argv=None):
     config = a.config or os.path.join(ROOT, "boards", a.board, "board.json")
 
     if a.what == "mpy":
-        build_mpy(a.out, a.arch or "host", a.mpy_cross, a.micropython)
+        build_mpy(a.out, a.arch or "host", a.mpy_cross, a.micropython, a.role)
     elif a.what == "check":
         b, cfg = check(a.board, config)
         print("board config %s is valid for %s" % (config, a.board))

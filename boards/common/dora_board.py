@@ -35,11 +35,12 @@ import json
 from dora import compat
 from dora.compat import asyncio
 from dora import config as C
+from dora.fields import int_ip, ip_int, ip_text, parse_ip
 
 BOARD_CONFIG = "/board.json"
 MAX_FAILURES = 3  # serving crashes in a row before machine.reset()
 ESP32_IFNAME_MAX = 5  # lwIP's NETIF_NAMESIZE (6) less the terminating NUL
-RP2_WDT_MAX_MS = 8388  # the RP2040 watchdog's longest timeout (ports/rp2/machine_wdt.c)
+RP2_WDT_MAX_MS = 8388  # the RP2040 watchdog's longest timeout (docs/drivers.md, `machine`)
 
 _AP_DEFAULTS = {
     "ssid": "dora",
@@ -96,7 +97,7 @@ def check(board, kind):
         if lan.get("type") not in ("LAN8720", "W5500"):
             _fail("lan.type", "expected LAN8720 or W5500")
         for f in ("address", "netmask"):
-            C.parse_ip(lan.get(f, "255.255.255.0" if f == "netmask" else None), "lan." + f)
+            parse_ip(lan.get(f, "255.255.255.0" if f == "netmask" else None), "lan." + f)
         # Pin and bus numbers go to the driver as they are; a wrong one would
         # stop the board there with a traceback instead of the field's name.
         pins = ("mdc", "mdio", "phy_addr") if lan["type"] == "LAN8720" else ("spi", "cs", "rst")
@@ -129,8 +130,8 @@ def check(board, kind):
             _fail("ap.channel", "expected 1 to 13")
         if not isinstance(ap["max_clients"], int) or not 1 <= ap["max_clients"] <= 10:
             _fail("ap.max_clients", "expected 1 to 10")
-        C.parse_ip(ap["address"], "ap.address")
-        C.parse_ip(ap["netmask"], "ap.netmask")
+        parse_ip(ap["address"], "ap.address")
+        parse_ip(ap["netmask"], "ap.netmask")
         out["ap"] = ap
     up = board.get("upstream")
     if up is not None:
@@ -153,11 +154,11 @@ def check(board, kind):
     iface = (board.get("dora") or {}).get("interface")
     if port_of(kind, board) == "rp2" and iface:
         # rp2's lwIP sockets have no SO_BINDTODEVICE: setsockopt() only
-        # prints a warning (extmod/modlwip.c), and dora would not be bound.
+        # prints a warning (docs/drivers.md, "Socket options"): dora would not be bound.
         _fail("interface", "the rp2 port cannot tie a socket to an interface; remove it")
     if port_of(kind, board) == "esp32" and isinstance(iface, str) and len(iface) > ESP32_IFNAME_MAX:
         # The ESP32's setsockopt(SO_BINDTODEVICE) copies the name into a
-        # 6-byte buffer without checking its length (ports/esp32/modsocket.c).
+        # 6-byte buffer without checking its length (docs/drivers.md, "Socket options").
         _fail("interface", "an ESP32 interface name has at most %d characters" % ESP32_IFNAME_MAX)
     # The server's own config is checked now too, so a typo stops the board
     # at start-up with the field's name, before anything is brought up.
@@ -193,19 +194,15 @@ def server_config(board, kind, lan_if):
 
 
 def _host(address, netmask, n):
-    a = C.ip_int(C.parse_ip(address, "address"))
-    m = C.ip_int(C.parse_ip(netmask, "netmask"))
-    return _dq(C.int_ip((a & m) | (n & ~m & 0xFFFFFFFF)))
+    a = ip_int(parse_ip(address, "address"))
+    m = ip_int(parse_ip(netmask, "netmask"))
+    return ip_text(int_ip((a & m) | (n & ~m & 0xFFFFFFFF)))
 
 
 def _directed_broadcast(address, netmask):
-    a = C.ip_int(C.parse_ip(address, "address"))
-    m = C.ip_int(C.parse_ip(netmask, "netmask"))
-    return _dq(C.int_ip((a & m) | (~m & 0xFFFFFFFF)))
-
-
-def _dq(b):
-    return "%d.%d.%d.%d" % (b[0], b[1], b[2], b[3])
+    a = ip_int(parse_ip(address, "address"))
+    m = ip_int(parse_ip(netmask, "netmask"))
+    return ip_text(int_ip((a & m) | (~m & 0xFFFFFFFF)))
 
 
 # -- bringing things up ------------------------------------------------------------
@@ -220,7 +217,7 @@ def start_ap(network, hook, board, kind, log):
     if a["password"]:
         kw["key"] = a["password"]
         # ESP32 names it SEC_WPA2; the Pico W's cyw43 driver offers WPA/WPA2
-        # mixed (extmod/network_cyw43.c): never a bare number, which the two
+        # mixed (docs/drivers.md, `WLAN.config()` keys): never a bare number, which the two
         # drivers read differently.
         kw["security"] = W.SEC_WPA2 if hasattr(W, "SEC_WPA2") else W.SEC_WPA_WPA2
     else:

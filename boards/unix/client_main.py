@@ -8,7 +8,7 @@
 # through os.system.  It never goes on a board: there, apply() calls the
 # board's network API (ipconfig/ifconfig) instead.
 #
-# Config: the fields of dora.client_runner.ClientConfig (docs/client.md),
+# Config: the fields of dora.client_config.ClientConfig (docs/client.md),
 # plus "apply" (bool, default true): configure the interface with `ip`.
 # The MAC comes from "mac", else from /sys/class/net/<interface>/address.
 # Stops after "run_seconds", or on SIGINT (releasing first when
@@ -16,21 +16,15 @@
 
 import sys
 
-# The unix port's asyncio is frozen into the binary, found through the
-# literal path entry ".frozen"; a MICROPYPATH that leaves it out (an absolute
-# path to firmware/, say) hides asyncio: put the entry back.
-if sys.implementation.name == "micropython" and ".frozen" not in sys.path:
-    sys.path.append(".frozen")
-try:
-    import asyncio  # noqa: F401
-except ImportError:
-    print("dora-client: this interpreter has no asyncio module (the MicroPython unix port freezes it; micropython-lib has it for other builds)")
-    sys.exit(2)
+from unix_path import need_asyncio  # noqa: E402 - beside this file
+
+need_asyncio("dora-client")
 
 import json  # noqa: E402
 import os  # noqa: E402
 
 from dora import client_runner as CR  # noqa: E402
+from dora.fields import ConfigError, parse_mac  # noqa: E402
 from dora.compat import asyncio  # noqa: E402
 
 
@@ -96,7 +90,7 @@ def _cidr(lease):
 
 def _mac_of(ifname):
     with open("/sys/class/net/%s/address" % ifname) as f:
-        return CR.parse_mac(f.read().strip(), "mac")
+        return parse_mac(f.read().strip(), "mac")
 
 
 def start(argv):
@@ -111,11 +105,11 @@ def start(argv):
         mac = cfg.mac
         if mac is None:
             if not cfg.interface:
-                raise CR.ConfigError("mac: needed when no interface is named")
+                raise ConfigError("mac: needed when no interface is named")
             mac = _mac_of(cfg.interface)
         apply = IpAdapter(cfg.interface, CR._log) if do_apply and cfg.interface else None
         r = CR.ClientRunner(cfg, mac=mac, apply=apply, holds=apply.holds if apply else None)
-    except (CR.ConfigError, OSError) as e:
+    except (ConfigError, OSError) as e:
         print("dora-client: bad config: %s" % e)
         sys.exit(2)
     try:
@@ -131,9 +125,7 @@ def start(argv):
     except KeyboardInterrupt:
         # MicroPython's asyncio.run() does not unwind the running coroutine
         # on Ctrl-C, so run()'s finally may not have run: finish here.
-        if cfg.release_on_stop and r.sock is not None and r.client.bound():
-            r.release()
-        r.close()
+        r.stop()
     r.log("stopped in state %s, errors %d, lease file writes %d" % (r.state(), r.errors, r.writes))
 
 

@@ -9,16 +9,9 @@
 
 import sys
 
-# The unix port's asyncio is frozen into the binary, found through the
-# literal path entry ".frozen"; a MICROPYPATH that leaves it out (an absolute
-# path to firmware/, say) hides asyncio: put the entry back.
-if sys.implementation.name == "micropython" and ".frozen" not in sys.path:
-    sys.path.append(".frozen")
-try:
-    import asyncio  # noqa: F401
-except ImportError:
-    print("dora: this interpreter has no asyncio module (the MicroPython unix port freezes it; micropython-lib has it for other builds)")
-    sys.exit(2)
+from unix_path import need_asyncio  # noqa: E402 - beside this file
+
+need_asyncio("dora")
 
 from dora import compat, config, runner  # noqa: E402
 

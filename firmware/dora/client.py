@@ -34,7 +34,7 @@
 # _REBOOT_WAIT s, then INIT; in RENEWING and REBINDING half the time left
 # to T2 / expiry, never below 60 s (but never past T2 / expiry).
 
-from .compat import const
+from .compat import FOREVER, const
 from . import dhcp as D
 from .dhcp import copy, same, zero
 
@@ -75,7 +75,6 @@ EV_REBOOT_FAILED = const(8)  # no answer to INIT-REBOOT: now DISCOVERing
 
 EVENT_NAMES = ("", "bound", "renewed", "rebound", "expired", "nak", "declined", "released", "reboot-failed")
 
-FOREVER = const(0x3FFFFFFF)  # a deadline that never comes (small int)
 MAX_LEASE = const(0x0FFFFFFF)  # ~8.5 years: longer (and infinite) leases are capped
 _DECLINE_WAIT = const(10)  # RFC 2131 3.1.5: wait 10 s after a DECLINE
 _REBOOT_WAIT = const(6)  # INIT-REBOOT gives up after this long
@@ -587,4 +586,4 @@ def _u32_capped(msg, code, default):
     b = msg.buf
     if b[w] >= 0x10:
         return MAX_LEASE
-    return (b[w] << 24) | (b[w + 1] << 16) | (b[w + 2] << 8) | b[w + 3]
+    return D.u32(b, w)

@@ -69,16 +69,19 @@ UNICAST_BURST, UNICAST_RATE = (16, 8) if sys.platform in ("linux", "darwin") els
 
 # Datagrams one receive round of the server reads.  A board's lwIP socket
 # queues only a few, so one round of 4 empties it; Linux queues hundreds, and
-# a longer round there lets one fsync cover more ACKs (make bench: 0-drop rate
-# on the unix port 700-1,000 -> 1,400 exchanges/s).  4 more reply buffers
-# (about 3.6 KB) are the price, paid on the host only.
+# a longer round there lets one fsync cover more ACKs (a higher rate without
+# drops: `make bench` measures it).  4 more reply buffers are the price, paid
+# on the host only.
 RECV_BATCH = 8 if sys.platform in ("linux", "darwin") else 4
 
 _SO_BINDTODEVICE = 25  # Linux value; the unix port has no constant for it
 
-# The clock's last second: one short of dora.leases.FOREVER (2**30 - 1, the
-# largest small int on a 32-bit board), so that an expiry of FOREVER never
-# comes.  2**30 s is 34 years of uptime (docs/time.md).
+# "Never", as a time in seconds since boot: the largest small int on a 32-bit
+# board (2**30 - 1), for lease expiries (dora.leases) and the client's
+# deadlines (dora.client).
+FOREVER = const(0x3FFFFFFF)
+# The clock's last second: one short of FOREVER, so that an expiry of FOREVER
+# never comes.  2**30 s is 34 years of uptime (docs/time.md).
 CLOCK_END = const(0x3FFFFFFE)
 
 
@@ -124,12 +127,8 @@ if MICROPYTHON:
     _ticks = time.ticks_ms
     _ticks_diff = time.ticks_diff
     sleep_ms = asyncio.sleep_ms
-
-    def ticks_ms():
-        return time.ticks_ms()
-
-    def ticks_diff(a, b):
-        return time.ticks_diff(a, b)
+    ticks_ms = time.ticks_ms
+    ticks_diff = time.ticks_diff
 
 else:
 
@@ -144,11 +143,6 @@ else:
 
     def sleep_ms(ms):
         return asyncio.sleep(ms / 1000)
-
-
-def ip_str(buf, off=0):
-    """Dotted-quad text of the 4 bytes at buf[off] (allocates: logs only)."""
-    return "%d.%d.%d.%d" % (buf[off], buf[off + 1], buf[off + 2], buf[off + 3])
 
 
 _socket = None  # the socket module, once _sockets() has imported it
@@ -262,7 +256,7 @@ if MICROPYTHON:
 
     async def readable(sock):
         # MicroPython's asyncio has no datagram API; its own stream code waits
-        # on a socket this way (extmod/asyncio/stream.py).
+        # on a socket this way (docs/drivers.md, "Waiting on a socket").
         yield _io_queue.queue_read(sock)
 
 else:

@@ -16,8 +16,12 @@ from .dhcp import (
     OPT_SUBNET_MASK,
     OPT_TFTP_SERVER,
     find_option,
+    same,
     SEND_STEP,
 )
+from .fields import ConfigError, boolean as _bool, fail as _fail, int_ip, ip_int, ip_text, parse_ip, parse_mac, parse_prefix
+
+from .compat import const
 
 MAX_POOL = 253  # a full /24 less network, broadcast and the server itself
 
@@ -68,48 +72,6 @@ _KNOWN = (
 
 # Options dora writes itself from dedicated fields or per reply.
 _RESERVED = (0, 1, 3, 6, 15, 28, 50, 51, 52, 53, 54, 55, 57, 58, 59, 61, 80, 82, 255)
-
-
-class ConfigError(ValueError):
-    pass
-
-
-def _fail(field, what):
-    raise ConfigError("%s: %s" % (field, what))
-
-
-def parse_ip(text, field):
-    if not isinstance(text, str):
-        _fail(field, "expected an address like 192.168.4.1, got %r" % (text,))
-    parts = text.split(".")
-    if len(parts) != 4:
-        _fail(field, "%r is not an IPv4 address" % text)
-    out = bytearray(4)
-    for i in range(4):
-        p = parts[i]
-        if not p.isdigit() or int(p) > 255:
-            _fail(field, "%r is not an IPv4 address" % text)
-        out[i] = int(p)
-    return bytes(out)
-
-
-def parse_mac(text, field):
-    if isinstance(text, str):
-        parts = text.replace("-", ":").split(":")
-        if len(parts) == 6:
-            try:
-                return bytes(int(p, 16) for p in parts if len(p) == 2)
-            except ValueError:
-                pass
-    _fail(field, "%r is not a MAC address like aa:bb:cc:dd:ee:ff" % (text,))
-
-
-def ip_int(b):
-    return (b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]
-
-
-def int_ip(v):
-    return bytes(((v >> 24) & 255, (v >> 16) & 255, (v >> 8) & 255, v & 255))
 
 
 def _int(d, field, low, high):
@@ -165,7 +127,6 @@ class Config:
         full = dict(_DEFAULTS)
         full.update(d)
         d = full
-        self.raw = d
 
         self.address = parse_ip(d["address"], "address")
         self.netmask = parse_ip(d["netmask"], "netmask")
@@ -184,7 +145,7 @@ class Config:
         end = ip_int(parse_ip(d["pool_end"], "pool_end"))
         for field, v in (("pool_start", start), ("pool_end", end)):
             if v & mask != net or v in (net, net | inv):
-                _fail(field, "not a host address inside %s/%s" % (_dq(self.subnet), d["netmask"]))
+                _fail(field, "not a host address inside %s/%s" % (ip_text(self.subnet), d["netmask"]))
         if end < start:
             _fail("pool_end", "comes before pool_start")
         if (start >> 16) != (end >> 16):
@@ -243,9 +204,9 @@ class Config:
         blob += extra + _boot_options(d, "", extra)
         self.options_blob = bytes(blob)
 
-        # Static hosts: `static` holds 7-byte records (MAC, slot) scanned in
-        # the packet path; static_options[i] and static_names[i] belong to
-        # record i.  dora.control edits all three at run time.
+        # Static hosts: `static` holds STATIC_REC-byte records (see below);
+        # static_options[i] and static_names[i] belong to record i.
+        # dora.control edits all three at run time.
         self.static = bytearray()
         self.static_options = []
         self.static_names = []
@@ -258,13 +219,23 @@ class Config:
 
         self.classes = _classes(d["classes"], self)
 
-        from .policy import compile_list
-
-        self.allow = compile_list(d["allow"], "allow", parse_mac)
-        self.deny = compile_list(d["deny"], "deny", parse_mac)
+        self.allow = mac_list(d["allow"], "allow")
+        self.deny = mac_list(d["deny"], "deny")
         self.ignore_unknown = _bool(d, "ignore_unknown")
         self.max_offers_per_minute = _int(d, "max_offers_per_minute", 0, 10000)
         self.reply_size = reply_size(self)
+
+
+def mac_list(items, field):
+    """allow/deny: ["aa:bb:cc", "aa:bb:cc:dd:ee:ff"] as the bytes of
+    dora.policy's entries (prefix length, then 6 bytes zero-padded)."""
+    if not isinstance(items, list):
+        _fail(field, "expected a list of MACs or prefixes like aa:bb:cc")
+    out = bytearray()
+    for i, text in enumerate(items):
+        p = parse_prefix(text, "%s[%d]" % (field, i))
+        out += bytes((len(p),)) + p + bytes(6 - len(p))
+    return bytes(out)
 
 
 def reply_size(cfg):
@@ -366,29 +337,59 @@ def static_host(item, cfg, field):
     return mac, slot, name, opts
 
 
-def add_static(cfg, mac, slot, name, opts, field="static"):
+# Static hosts in the packet path: cfg.static is one bytearray of
+# STATIC_REC-byte records, a host's MAC (6 bytes) then its pool slot (1 byte),
+# scanned in place without allocating.
+STATIC_REC = const(7)
+_STATIC_SLOT = const(6)
+
+
+def find_static(cfg, buf, off):
+    """Index of the static host with the MAC at buf[off:off+6], or -1."""
     st = cfg.static
-    for i in range(0, len(st), 7):
-        if st[i : i + 6] == mac:
-            _fail(field + ".mac", "reserved twice")
-        if st[i + 6] == slot:
-            _fail(field + ".address", "reserved twice")
-    st += mac + bytes((slot,))
+    for i in range(0, len(st), STATIC_REC):
+        if same(st, i, buf, off, 6):
+            return i // STATIC_REC
+    return -1
+
+
+def static_slot(cfg, k):
+    """The pool slot of static host k."""
+    return cfg.static[k * STATIC_REC + _STATIC_SLOT]
+
+
+def static_slots(cfg):
+    return [cfg.static[i + _STATIC_SLOT] for i in range(0, len(cfg.static), STATIC_REC)]
+
+
+def static_index_of_slot(cfg, slot):
+    """Index of the static host reserved on `slot`, or -1."""
+    st = cfg.static
+    for i in range(0, len(st), STATIC_REC):
+        if st[i + _STATIC_SLOT] == slot:
+            return i // STATIC_REC
+    return -1
+
+
+def add_static(cfg, mac, slot, name, opts, field="static"):
+    if find_static(cfg, mac, 0) >= 0:
+        _fail(field + ".mac", "reserved twice")
+    if static_index_of_slot(cfg, slot) >= 0:
+        _fail(field + ".address", "reserved twice")
+    cfg.static += mac + bytes((slot,))
     cfg.static_options.append(opts or None)
     cfg.static_names.append(name)
 
 
 def remove_static(cfg, mac):
     """Drop the static host with this MAC; its index, or -1."""
-    st = cfg.static
-    for i in range(0, len(st), 7):
-        if st[i : i + 6] == mac:
-            k = i // 7
-            st[i : i + 7] = b""
-            cfg.static_options.pop(k)
-            cfg.static_names.pop(k)
-            return k
-    return -1
+    k = find_static(cfg, mac, 0)
+    if k >= 0:
+        i = k * STATIC_REC
+        cfg.static[i : i + STATIC_REC] = b""
+        cfg.static_options.pop(k)
+        cfg.static_names.pop(k)
+    return k
 
 
 def clean_name(text):
@@ -396,20 +397,6 @@ def clean_name(text):
         if not ("a" <= c <= "z" or "A" <= c <= "Z" or "0" <= c <= "9" or c == "-"):
             return False
     return True
-
-
-def parse_prefix(text, field):
-    """A MAC or OUI prefix "aa:bb:cc" (1 to 6 bytes) as bytes."""
-    if isinstance(text, str):
-        parts = text.replace("-", ":").split(":")
-        if 1 <= len(parts) <= 6:
-            try:
-                out = bytes(int(p, 16) for p in parts if len(p) == 2)
-                if len(out) == len(parts):
-                    return out
-            except ValueError:
-                pass
-    _fail(field, "%r is not a MAC or prefix like aa:bb:cc" % (text,))
 
 
 class Klass:
@@ -467,16 +454,6 @@ def _classes(items, cfg):
                 _fail(field + ".pool_end", "must be inside the pool, not before pool_start")
         out.append(Klass(name, by_vendor, pattern, opts or None, lo, hi))
     return out
-
-
-def _bool(d, field):
-    if not isinstance(d[field], bool):
-        _fail(field, "expected true or false")
-    return d[field]
-
-
-def _dq(b):
-    return "%d.%d.%d.%d" % (b[0], b[1], b[2], b[3])
 
 
 def parse(d):

@@ -15,8 +15,10 @@
 # until the next restart: the config file stays the source of truth.
 # Nothing here runs in the packet path.
 
+from . import admin as A
 from . import config as C
 from . import leases as L
+from .fields import ConfigError, ip_text, parse_ip, parse_mac
 from .runner import running as _runners
 
 
@@ -33,27 +35,25 @@ def _need():
 def leases():
     rows = []
     for r in _need():
-        rows.extend(r.leases())
+        rows.extend(A.leases(r))
     return rows
 
 
 def show():
     for r in _need():
-        print(r.table_text())
+        print(A.table_text(r))
 
 
 def stats():
-    from .runner import stats_text
-
-    return [stats_text(r) for r in _need()]
+    return [A.stats_text(r) for r in _need()]
 
 
 def _slot(runner, text):
     """Pool slot named by an address or a MAC in this runner, or -1."""
     if text.count(".") == 3:
-        ip = C.parse_ip(text, "address")
-        return runner.server.slot_of(ip, 0)
-    mac = C.parse_mac(text, "mac")
+        ip = parse_ip(text, "address")
+        return runner.server.pool.slot_of(ip, 0)
+    mac = parse_mac(text, "mac")
     key = bytearray(L.KEY_LEN)
     key[0:6] = mac
     return runner.server.table.find(L.KEY_MAC, key)
@@ -64,22 +64,22 @@ def revoke(mac_or_ip):
     done = False
     for r in _need():
         slot = _slot(r, mac_or_ip)
-        if slot >= 0 and r.revoke(slot):
+        if slot >= 0 and A.revoke(r, slot):
             done = True
     return done
 
 
 def _runner_for(ip):
     for r in _need():
-        if r.server.slot_of(ip, 0) >= 0:
+        if r.server.pool.slot_of(ip, 0) >= 0:
             return r
-    raise C.ConfigError("address: %s is in no pool served" % C._dq(ip))
+    raise ConfigError("address: %s is in no pool served" % ip_text(ip))
 
 
 def add_static(mac, address, hostname=None, options=None):
     """Reserve `address` for `mac` now.  A dynamic lease another client holds
     on that address is revoked; the host's own old lease elsewhere is too."""
-    r = _runner_for(C.parse_ip(address, "address"))
+    r = _runner_for(parse_ip(address, "address"))
     item = {"mac": mac, "address": address}
     if hostname is not None:
         item["hostname"] = hostname
@@ -92,10 +92,10 @@ def add_static(mac, address, hostname=None, options=None):
     key = bytearray(L.KEY_LEN)
     key[0:6] = m
     if not t.key_is(slot, L.KEY_MAC, key):
-        r.revoke(slot)
+        A.revoke(r, slot)
         other = t.find(L.KEY_MAC, key)
         if other >= 0:
-            r.revoke(other)
+            A.revoke(r, other)
     r.server.reserve()
     r.log("static host added: %s %s" % (mac, address))
     return True
@@ -103,7 +103,7 @@ def add_static(mac, address, hostname=None, options=None):
 
 def remove_static(mac):
     """Drop a static host (its current lease runs on until it ends)."""
-    m = C.parse_mac(mac, "mac")
+    m = parse_mac(mac, "mac")
     done = False
     for r in _need():
         if C.remove_static(r.cfg, m) >= 0:

@@ -203,15 +203,6 @@ class Message:
             return default
         return (self.buf[w] << 8) | self.buf[w + 1]
 
-    def opt_u32(self, code, default):
-        """A 4-byte unsigned option as an int (may allocate above 2**30 on
-        MicroPython: used by the client for lease times, not in the server)."""
-        w = self._where[code] - 1
-        if w < 0 or self.buf[w - 1] != 4:
-            return default
-        b = self.buf
-        return (b[w] << 24) | (b[w + 1] << 16) | (b[w + 2] << 8) | b[w + 3]
-
     def wants(self, code):
         """True when the parameter request list (55) asks for `code`, or when
         the client sent no list at all."""
@@ -274,9 +265,6 @@ class Message:
         buf = self.buf
         return buf[off] == 0 and buf[off + 1] == 0 and buf[off + 2] == 0 and buf[off + 3] == 0
 
-    def broadcast_flag(self):
-        return bool(self.buf[OFF_FLAGS] & FLAG_BROADCAST)
-
 
 # Byte-block moves without allocating (a slice would), in viper: a Python
 # loop per byte costs too much on a microcontroller (see dora.blocks).
@@ -314,6 +302,12 @@ def crc16(buf, off, n) -> int:
     return crc
 
 
+def u32(src, off):
+    """The big-endian 32-bit value at src[off:off+4] (a heap int from 2**30
+    on a 32-bit board: callers on the packet path cap it first)."""
+    return (src[off] << 24) | (src[off + 1] << 16) | (src[off + 2] << 8) | src[off + 3]
+
+
 def put_u32(dst, off, value):
     dst[off] = (value >> 24) & 0xFF
     dst[off + 1] = (value >> 16) & 0xFF
@@ -324,7 +318,7 @@ def put_u32(dst, off, value):
 class Writer:
     """Builds one message in a caller-owned bytearray.
 
-    start() writes the fixed header; byte()/u16()/u32()/option()/tlv()
+    start() writes the fixed header; byte()/u16()/option()/tlv()
     append options while they fit under the limit, leaving room for END;
     finish() ends and pads, returning the length.
 
@@ -427,14 +421,6 @@ class Writer:
             b[at] = code
             b[at + 1] = 1
             b[at + 2] = value
-
-    def u32(self, code, value):
-        at = self._room(code, 4)
-        if at >= 0:
-            b = self.buf
-            b[at] = code
-            b[at + 1] = 4
-            put_u32(b, at + 2, value)
 
     def u16(self, code, value):
         at = self._room(code, 2)

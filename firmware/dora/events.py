@@ -1,10 +1,14 @@
 # Lease events for applications: the hook for provisioning flows (push a
-# config to a new device, light an LED, log to a console).
+# config to a new device, light an LED, log to a console).  Both runners
+# (dora.udp.Edge) take listeners the same way:
 #
 #   runner.on_event(fn)          fn(ev) is called for every lease event
 #   q = runner.events()          an awaitable queue:  ev = await q.get()
 #
-# ev.kind is one of GRANTED, RENEWED, RELEASED, DECLINED, EXPIRED, REVOKED;
+# The server's events are LeaseEvents; the client's are ClientEvents
+# (ev.kind, one of dora.client.EVENT_NAMES, and ev.lease).
+#
+# A server event's kind is one of GRANTED, RENEWED, RELEASED, DECLINED, EXPIRED, REVOKED;
 # ev.mac, ev.address, ev.hostname and ev.vendor_class are strings ("" when
 # unknown: a lease keyed by a client id has no MAC in the table, and an
 # expiry has no packet, hence no vendor class).
@@ -13,7 +17,7 @@
 # packet path: a LeaseEvent (a few small strings) is allocated only when a
 # listener is registered (this module is only loaded then).  Expiry has no
 # packet: the runner's housekeeping sweeps the table every few seconds and
-# reports what ran out (Runner.sweep).
+# reports what ran out (dora.admin.sweep).
 
 from .compat import asyncio
 
@@ -36,6 +40,19 @@ class LeaseEvent:
 
     def __repr__(self):
         return "<%s %s %s %s %s>" % (self.kind, self.address, self.mac, self.hostname or "-", self.vendor_class or "-")
+
+
+class ClientEvent:
+    """What happened to the client's lease: ev.kind ("bound", "renewed",
+    "rebound", "expired", "nak", "declined", "released", "reboot-failed")
+    and ev.lease (a dora.client_lease.Lease, or None)."""
+
+    def __init__(self, kind, lease):
+        self.kind = kind
+        self.lease = lease
+
+    def __repr__(self):
+        return "<%s %r>" % (self.kind, self.lease)
 
 
 class EventQueue:

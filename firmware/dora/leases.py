@@ -28,7 +28,7 @@
 # Python (heap ints from 2**30) nor viper (machine ints, negative from 2**31
 # on a 32-bit build) ever sees a larger value.
 
-from .compat import const, micropython, ptr8
+from .compat import FOREVER, const, micropython, ptr8
 from .blocks import equal, move  # viper: no per-byte Python loop
 
 RECORD = const(16)
@@ -48,8 +48,9 @@ KEY_LEN = const(8)
 FLAG_STATIC = const(1)
 FLAG_OWN = const(2)
 
-FOREVER = const(0x3FFFFFFF)  # largest small int on 32-bit boards: "never"
 
+_KIND = const(1)
+_KEY = const(2)
 _TIME = const(10)
 _FLAGS = const(14)
 _DROPPED = const(15)
@@ -67,6 +68,7 @@ class LeaseTable:
     def __init__(self, capacity):
         self.capacity = capacity
         self.recs = bytearray(capacity * RECORD)
+        self.end = capacity * RECORD  # where the scans stop
 
     # -- fields -----------------------------------------------------------
     def raw_state(self, slot):
@@ -91,9 +93,6 @@ class LeaseTable:
         r[i + 1] = (t >> 16) & 0xFF
         r[i + 2] = (t >> 8) & 0xFF
         r[i + 3] = t & 0xFF
-
-    def flags(self, slot):
-        return self.recs[slot * RECORD + _FLAGS]
 
     def set_flags(self, slot, flags):
         self.recs[slot * RECORD + _FLAGS] = flags
@@ -122,9 +121,9 @@ class LeaseTable:
     def key_is(self, slot, kind, key):
         r = self.recs
         i = slot * RECORD
-        if r[i + 1] != kind or kind == KEY_NONE:
+        if r[i + _KIND] != kind or kind == KEY_NONE:
             return False
-        return equal(r, i + 2, key, 0, KEY_LEN)
+        return equal(r, i + _KEY, key, 0, KEY_LEN)
 
     def find(self, kind, key):
         """Slot holding this key in any state (FREE = affinity), or -1.
@@ -133,16 +132,46 @@ class LeaseTable:
             return -1
         if len(key) < KEY_LEN:  # viper reads without bounds checks
             raise IndexError
-        return _find(self.recs, self.capacity, kind, key)
+        return _find(self.recs, _KEY + (5 if kind == KEY_MAC else KEY_LEN - 1), self.end, key)
 
     def set(self, slot, state, kind, key, t):
         r = self.recs
         i = slot * RECORD
         r[i] = state
-        r[i + 1] = kind
-        move(r, i + 2, key, 0, KEY_LEN)
+        r[i + _KIND] = kind
+        move(r, i + _KEY, key, 0, KEY_LEN)
         r[i + _DROPPED] = 0
         self.set_time(slot, t)
+
+    def set_from(self, slot, state, src, off, t):
+        """set() with the kind and key read from src[off:off+1+KEY_LEN]
+        (the lease file's form of them: see key_into)."""
+        r = self.recs
+        i = slot * RECORD
+        r[i] = state
+        move(r, i + _KIND, src, off, 1 + KEY_LEN)
+        r[i + _DROPPED] = 0
+        self.set_time(slot, t)
+
+    def key_into(self, slot, dst, off):
+        """Copy the kind and key (1 + KEY_LEN bytes) to dst[off:]."""
+        move(dst, off, self.recs, slot * RECORD + _KIND, 1 + KEY_LEN)
+
+    def key_equals(self, slot, src, off):
+        """True when src[off:off+1+KEY_LEN] holds this slot's kind and key."""
+        return equal(src, off, self.recs, slot * RECORD + _KIND, 1 + KEY_LEN)
+
+    def key_text(self, slot):
+        """The key as text: a MAC, "id:" and the client id's digest, or "-"
+        (allocates: logs and listings only)."""
+        r = self.recs
+        i = slot * RECORD + _KEY
+        kind = r[i - 1]
+        if kind == KEY_MAC:
+            return ":".join("%02x" % r[i + j] for j in range(6))
+        if kind == KEY_CLIENT_ID:
+            return "id:" + "".join("%02x" % r[i + j] for j in range(KEY_LEN))
+        return "-"
 
     def set_state(self, slot, state, t):
         self.recs[slot * RECORD] = state
@@ -171,7 +200,7 @@ class LeaseTable:
         see _least_recently_used."""
         if now >= FOREVER:  # no clock gets there (it stops a second short)
             now = FOREVER - 1
-        return _least_recently_used(self.recs, self.capacity, now)
+        return _least_recently_used(self.recs, 0, self.end, now)
 
     def count(self, state, now):
         n = 0
@@ -184,32 +213,33 @@ class LeaseTable:
 # -- the two table scans -------------------------------------------------
 # Compiled to machine code by MicroPython's viper emitter (every port dora
 # targets has one: x64 on the unix port, xtensawin on the ESP32, armv6m on the
-# RP2040; .mpy files must then be built with mpy-cross -march, as tools/board.py
-# does, and as the esp32 and rp2 ports' own builds do for frozen code through
-# MICROPY_CROSS_FLAGS in esp32_common.cmake and rp2's CMakeLists.txt).  On CPython
-# the decorator and ptr8 are no-ops (dora.compat) and they run as Python.
+# RP2040); .mpy files must then be built with mpy-cross -march, as
+# tools/board.py does and the ports' frozen builds do (docs/boards.md).  On
+# CPython the decorator and ptr8 are no-ops (dora.compat) and they run as Python.
 # Viper rules: int() turns an object into a machine int, r[i] reads a byte;
 # the const() names of this module are folded in as literals.
 
 
+# Viper keeps a function's first three locals in registers on armv6m (the
+# rest live on the stack, a load and a store per use), and its arguments
+# come first: each scan takes the table, the offset it walks and the offset
+# where it stops as its first three arguments.
+
+
 @micropython.viper
-def _find(recs, capacity, kind, key) -> int:
+def _find(r: ptr8, i: int, end: int, key: ptr8) -> int:
     # One strided loop over the key's LAST byte (a MAC's first bytes are the
     # vendor's, shared by most clients; its last byte tells them apart),
-    # confirming a hit in place.
-    r = ptr8(recs)
-    k = ptr8(key)
-    want = int(kind)
-    last = 5 if want == KEY_MAC else KEY_LEN - 1
-    probe = int(k[last])
-    end = int(capacity) * RECORD
-    i = 2 + last
+    # confirming a hit in place.  i starts at that byte in slot 0's record:
+    # _KEY + 5 for a MAC, which tells the kind wanted.
+    want = KEY_MAC if i == _KEY + 5 else KEY_CLIENT_ID
+    probe = int(key[i - _KEY])
     while i < end:
         if int(r[i]) == probe:
-            base = i - 2 - last
-            if int(r[base + 1]) == want:
+            base = i - (i & (RECORD - 1))
+            if int(r[base + _KIND]) == want:
                 j = 0
-                while j < KEY_LEN and r[base + 2 + j] == k[j]:
+                while j < KEY_LEN and r[base + _KEY + j] == key[j]:
                     j += 1
                 if j == KEY_LEN:
                     return base // RECORD
@@ -218,36 +248,34 @@ def _find(recs, capacity, kind, key) -> int:
 
 
 @micropython.viper
-def _least_recently_used(recs, capacity, now) -> int:
-    r = ptr8(recs)
-    t_now = int(now)
-    n = int(capacity)
-    best = -1
+def _least_recently_used(r: ptr8, i: int, end: int, t_now: int) -> int:
+    best = -1  # the record offset of the best slot so far
     best_time = 0  # of best, when best >= 0
-    i = 0
-    slot = 0
-    while slot < n:
+    while i < end:
         if r[i + _FLAGS] == 0:  # not reserved
             hi = int(r[i + _TIME])
-            lo = 0xFF
             if hi > 0x3F:  # past FOREVER (<< 24 would turn it negative on 32 bits): read FOREVER
+                # Built from bytes, with no 32-bit literal: armv6m loads one from
+                # next to the code, which frozen code does not keep word-aligned.
+                lo = 0xFF
                 hi = 0x3F
+                t = (hi << 24) | (lo << 16) | (lo << 8) | lo
             else:
-                lo = 0
-            # Built from bytes, with no 32-bit literal: armv6m loads one from
-            # next to the code, which frozen code does not keep word-aligned.
-            t = (hi << 24) | ((int(r[i + _TIME + 1]) | lo) << 16) | ((int(r[i + _TIME + 2]) | lo) << 8) | (int(r[i + _TIME + 3]) | lo)
-            if r[i] != FREE and t <= t_now:
+                t = (hi << 24) | (int(r[i + _TIME + 1]) << 16) | (int(r[i + _TIME + 2]) << 8) | int(r[i + _TIME + 3])
+            s = int(r[i])
+            if s != FREE and t <= t_now:
                 r[i] = FREE  # expired: free since t (lazy expiry, as state())
-            if r[i] == FREE:
-                if r[i + 1] == KEY_NONE:
-                    return slot  # never used, or its affinity was dropped
+                s = FREE
+            if s == FREE:
+                if r[i + _KIND] == KEY_NONE:
+                    return i // RECORD  # never used, or its affinity was dropped
                 if best < 0 or t < best_time:
-                    best = slot
+                    best = i
                     best_time = t
         i += RECORD
-        slot += 1
-    return best
+    if best < 0:
+        return -1
+    return best // RECORD
 
 
 def digest(src, off, n, out):

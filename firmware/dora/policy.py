@@ -6,8 +6,8 @@
 #   max_offers_per_minute OFFERs one MAC may get per minute (0 = no cap): a
 #                         DISCOVER flood from one MAC cannot churn the pool
 #
-# Lists are compiled at start-up into one bytes object of 7-byte entries
-# (prefix length, 6 MAC bytes) and scanned in place; the offer counter is a
+# Lists are compiled at start-up (dora.config.mac_list) into one bytes object
+# of 7-byte entries (prefix length, 6 MAC bytes) and scanned in place; the offer counter is a
 # fixed table: nothing here allocates per packet.
 
 from .compat import const
@@ -16,26 +16,6 @@ from .dhcp import same
 _ENTRY = const(7)
 _RATE_SLOTS = const(32)  # MACs tracked at once by the offer cap
 _RATE_REC = const(10)  # MAC (6), minute (2, wraps), count (2)
-
-
-def compile_list(items, field, parse_mac):
-    """[ "aa:bb:cc", "aa:bb:cc:dd:ee:ff" ] -> bytes of 7-byte entries."""
-    from .config import ConfigError
-
-    if not isinstance(items, list):
-        raise ConfigError("%s: expected a list of MACs or OUI prefixes" % field)
-    out = bytearray()
-    for i, text in enumerate(items):
-        f = "%s[%d]" % (field, i)
-        parts = text.replace("-", ":").split(":") if isinstance(text, str) else []
-        if len(parts) == 3:
-            mac = parse_mac(text + ":00:00:00", f)
-            out += bytes((3,)) + mac
-        elif len(parts) == 6:
-            out += bytes((6,)) + parse_mac(text, f)
-        else:
-            raise ConfigError("%s: %r is neither a MAC nor an OUI prefix like aa:bb:cc" % (f, text))
-    return bytes(out)
 
 
 def matches(entries, buf, off):

@@ -41,7 +41,9 @@ from . import blocks as B
 from . import dhcp as D
 from . import leases as L
 from .dhcp import copy, same
+from .config import find_static, static_slot, static_slots
 from .policy import Policy
+from .pool import Pool
 from .hostnames import Hostnames
 
 # The constants of dora.dhcp and dora.leases used here, as const() names of
@@ -169,7 +171,7 @@ class Server:
         self.mac_key = bytearray(_KEY_LEN)  # scratch: chaddr as a key
         self.ip = bytearray(4)  # scratch: the address a request names
         self.sid = config.address
-        self.pool_start = config.pool_start
+        self.pool = Pool(config.pool_start, config.pool_size)
         self.dest = 0
         self.durable = False
         self.event = EV_NONE
@@ -225,31 +227,10 @@ class Server:
             t.set_flags(slot, 0)
         if self.cfg.own_slot >= 0:
             t.set_flags(self.cfg.own_slot, _FLAG_OWN)
-        st = self.cfg.static
-        for i in range(0, len(st), 7):
-            t.set_flags(st[i + 6], _FLAG_STATIC)
+        for slot in static_slots(self.cfg):
+            t.set_flags(slot, _FLAG_STATIC)
 
     # -- addresses ----------------------------------------------------------
-    def slot_of(self, buf, off):
-        """Pool slot of the address at buf[off:off+4], or -1."""
-        ps = self.pool_start
-        if buf[off] != ps[0] or buf[off + 1] != ps[1]:
-            return -1
-        d = ((buf[off + 2] - ps[2]) << 8) + buf[off + 3] - ps[3]
-        if 0 <= d < self.table.capacity:
-            return d
-        return -1
-
-    def ip_of(self, slot, out, off):
-        """Write the address of `slot` into out[off:off+4]."""
-        ps = self.pool_start
-        v = ps[3] + slot
-        out[off + 3] = v & 0xFF
-        v = ps[2] + (v >> 8)
-        out[off + 2] = v & 0xFF
-        out[off + 1] = ps[1]
-        out[off] = ps[0]
-
     def in_subnet(self, buf, off):
         m = self.cfg.netmask
         s = self.cfg.subnet
@@ -259,16 +240,8 @@ class Server:
         return True
 
     def static_slot(self, chaddr_buf, off):
-        i = self.static_index(chaddr_buf, off)
-        return self.cfg.static[i * 7 + 6] if i >= 0 else -1
-
-    def static_index(self, chaddr_buf, off):
-        """Index of the static host with the MAC at chaddr_buf[off], or -1."""
-        st = self.cfg.static
-        for i in range(0, len(st), 7):
-            if same(st, i, chaddr_buf, off, 6):
-                return i // 7
-        return -1
+        i = find_static(self.cfg, chaddr_buf, off)
+        return static_slot(self.cfg, i) if i >= 0 else -1
 
     def class_of(self, msg):
         """The first class whose MAC prefix or vendor class (60) prefix
@@ -347,7 +320,7 @@ class Server:
                 self.stats.untrusted_relays += 1
                 self.event = EV_REFUSED
                 return 0
-            self.static_i = self.static_index(buf, _OFF_CHADDR) if self.cfg.static else -1
+            self.static_i = find_static(self.cfg, buf, _OFF_CHADDR) if self.cfg.static else -1
             self.klass = self.class_of(msg) if self.cfg.classes else None
             if not self.policy.admits(buf, _OFF_CHADDR, self.static_i >= 0):
                 self.stats.refused += 1
@@ -456,13 +429,13 @@ class Server:
         t = self.table
         self.held = -2  # not searched
         if self.static_i >= 0:
-            slot = self.cfg.static[self.static_i * 7 + 6]
+            slot = static_slot(self.cfg, self.static_i)
             return slot if self._available_to_me(slot, now) else -1
         slot = self.held = t.find(self.kind, self.key)
         if slot >= 0 and not t.reserved(slot) and self.may_use(slot) and t.state(slot, now) != _DECLINED:
             return slot
         if msg.opt_ip(_OPT_REQUESTED_IP, self.ip, 0):
-            slot = self.slot_of(self.ip, 0)
+            slot = self.pool.slot_of(self.ip, 0)
             if slot >= 0 and not t.reserved(slot) and self.may_use(slot) and t.state(slot, now) == _FREE:
                 return slot
         return self._least_recently_used(now) if self.ranged else t.least_recently_used(now)
@@ -504,7 +477,12 @@ class Server:
                 return self._ignore()
             if not have_ip:
                 return self._ignore()
-            slot = self.slot_of(self.ip, 0)
+            # slot = self.pool.slot_of(buf, asked), without the call
+            pool = self.pool
+            ps = pool.start
+            slot = ((buf[asked + 2] - ps[2]) << 8) + buf[asked + 3] - ps[3]
+            if buf[asked] != ps[0] or buf[asked + 1] != ps[1] or slot >= pool.size:
+                slot = -1
             if slot >= 0 and t.key_is(slot, self.kind, self.key):  # self._mine(slot)
                 s = t.state(slot, now)
                 if s != _DECLINED:
@@ -513,7 +491,7 @@ class Server:
         if not msg.is_zero(_OFF_CIADDR):
             # RENEWING (unicast) or REBINDING (broadcast): ciaddr, no 50.
             copy(self.ip, 0, msg.buf, _OFF_CIADDR, 4)
-            slot = self.slot_of(self.ip, 0)
+            slot = self.pool.slot_of(self.ip, 0)
             if slot < 0:
                 return self._nak(out) if self.cfg.authoritative else self._ignore()
             return self._asked_for(msg, slot, now, out)
@@ -526,7 +504,7 @@ class Server:
         auth = self.cfg.authoritative
         if not self.in_subnet(self.ip, 0):
             return self._nak(out) if auth else self._ignore()
-        slot = self.slot_of(self.ip, 0)
+        slot = self.pool.slot_of(self.ip, 0)
         if slot < 0:
             return self._nak(out) if auth else self._ignore()
         return self._asked_for(msg, slot, now, out)
@@ -536,7 +514,7 @@ class Server:
         RENEWING, REBINDING): its own, or a free one it holds while we have
         no record of it (a lease file lost), is granted; another's is not."""
         t = self.table
-        fixed = self.cfg.static[self.static_i * 7 + 6] if self.static_i >= 0 else -1
+        fixed = static_slot(self.cfg, self.static_i) if self.static_i >= 0 else -1
         if fixed >= 0 and fixed != slot:
             return self._nak(out)  # move it to its reserved address
         s = t.state(slot, now)
@@ -583,7 +561,7 @@ class Server:
 
     # -- RELEASE, DECLINE, INFORM ----------------------------------------------
     def _release(self, msg, now):
-        slot = self.slot_of(msg.buf, _OFF_CIADDR)
+        slot = self.pool.slot_of(msg.buf, _OFF_CIADDR)
         t = self.table
         if slot < 0 or not self._ours(msg) or not self._mine(slot) or t.state(slot, now) != _BOUND:
             return self._ignore()
@@ -599,7 +577,7 @@ class Server:
         t = self.table
         if not self._ours(msg) or not msg.opt_ip(_OPT_REQUESTED_IP, self.ip, 0):
             return self._ignore()
-        slot = self.slot_of(self.ip, 0)
+        slot = self.pool.slot_of(self.ip, 0)
         if slot < 0 or not self._mine(slot):
             return self._ignore()
         s = t.state(slot, now)
@@ -668,8 +646,8 @@ class Server:
         unicast = kind == _ACK and (buf[12] | buf[13] | buf[14] | buf[15]) != 0
         if unicast:
             copy(out, _OFF_CIADDR, buf, _OFF_CIADDR, 4)
-        if slot >= 0:  # self.ip_of(slot, out, OFF_YIADDR), without the call
-            ps = self.pool_start
+        if slot >= 0:  # self.pool.ip_of(slot, out, OFF_YIADDR), without the call
+            ps = self.pool.start
             v = ps[3] + slot
             out[_OFF_YIADDR + 3] = v & 0xFF
             out[_OFF_YIADDR + 2] = (ps[2] + (v >> 8)) & 0xFF

@@ -42,6 +42,7 @@ from .compat import const
 from . import compat
 from . import leases as L
 from .dhcp import crc16  # each record's check
+from .fields import ip_text
 
 VERSION = const(1)
 REC = const(16)
@@ -264,24 +265,15 @@ class LeaseStore:
         # A durable binding was released: keep its key, so that the same
         # client binding it again cancels both records.
         u = self._undo
-        r = self.table.recs
-        j = slot * L.RECORD + 1
         for i in range(0, _UNDO * _UNDO_LEN, _UNDO_LEN):
             if not u[i]:
                 u[i] = 1
                 u[i + 1] = slot
-                for k in range(1 + L.KEY_LEN):
-                    u[i + 2 + k] = r[j + k]
+                self.table.key_into(slot, u, i + 2)
                 return
 
     def _same_key(self, i, slot):
-        u = self._undo
-        r = self.table.recs
-        j = slot * L.RECORD + 1
-        for k in range(1 + L.KEY_LEN):
-            if u[i + 2 + k] != r[j + k]:
-                return False
-        return True
+        return self.table.key_equals(slot, self._undo, i + 2)
 
     # -- the budget --------------------------------------------------------
     def _take_token(self, now, keep=0):
@@ -319,18 +311,14 @@ class LeaseStore:
 
     def _fill(self, buf, off, slot, now):
         """The slot's record as the table has it now; returns its state."""
-        r = self.table.recs
-        i = slot * L.RECORD
-        state = r[i]
+        state = self.table.raw_state(slot)
         if state != L.FREE and self.table.time(slot) <= now:
             state = L.FREE  # expired: written as what it is
         if state == L.OFFERED:
             state = L.FREE  # offers are not leases
         buf[off] = slot
         buf[off + 1] = state
-        buf[off + 2] = r[i + 1]  # kind
-        for j in range(L.KEY_LEN):
-            buf[off + 3 + j] = r[i + 2 + j]
+        self.table.key_into(slot, buf, off + 2)
         secs = 0 if state == L.FREE else self._seconds(slot, state, now)
         buf[off + 11] = (secs >> 16) & 0xFF
         buf[off + 12] = (secs >> 8) & 0xFF
@@ -591,9 +579,9 @@ class LeaseStore:
                 shift = 1 << 16  # another /16: no record can fit
             moved = "written for a pool of %d from %s (this pool: %d from %s)" % (
                 rec[6],
-                compat.ip_str(rec, 8),
+                ip_text(rec, 8),
                 self.table.capacity,
-                compat.ip_str(p),
+                ip_text(p),
             )
         applied = 0
         damaged = 0
@@ -669,13 +657,7 @@ class LeaseStore:
             when = now + secs
         if state == L.BOUND and secs > self.longest:
             self.longest = secs
-        r = t.recs
-        i = slot * L.RECORD
-        r[i] = state
-        r[i + 1] = kind
-        for j in range(L.KEY_LEN):
-            r[i + 2 + j] = rec[3 + j]
-        t.set_time(slot, when)
+        t.set_from(slot, state, rec, 2, when)
         return 1
 
 

@@ -92,5 +92,5 @@ class Client:
 
 
 def state_of(srv, addr, now):
-    slot = srv.slot_of(P.ip(addr), 0)
+    slot = srv.pool.slot_of(P.ip(addr), 0)
     return L.STATE_NAMES[srv.table.state(slot, now)]

@@ -138,11 +138,11 @@ def drive(s, ops, seed, steps, stations, rng=None):
             addr = c.discover(now)
             if addr and c.request(addr, now) == 5:
                 c.addr = addr
-                slot = s.slot_of(P.ip(addr), 0)
+                slot = s.pool.slot_of(P.ip(addr), 0)
                 acked[slot] = bound(s.table)[slot]
         elif what < 6:
             if c.renew(now) == 5:
-                slot = s.slot_of(P.ip(c.addr), 0)
+                slot = s.pool.slot_of(P.ip(c.addr), 0)
                 acked[slot] = bound(s.table)[slot]
         elif what < 9:
             c.release(now)

@@ -164,7 +164,7 @@ def check(srv, stations, now):
         if st.addr is not None and now < st.expires:
             assert st.addr not in held, "%s held by two stations" % st.addr
             held[st.addr] = st
-            slot = srv.slot_of(P.ip(st.addr), 0)
+            slot = srv.pool.slot_of(P.ip(st.addr), 0)
             assert t.state(slot, now) == L.BOUND, "%s: station holds it, server says %s" % (st.addr, L.STATE_NAMES[t.state(slot, now)])
             assert t.key_is(slot, L.KEY_MAC, st.mac + b"\0\0"), "%s bound to another key" % st.addr
 

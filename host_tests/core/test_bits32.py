@@ -87,9 +87,9 @@ def test_every_message_kind_with_large_leases_near_2_to_the_30():
                 assert got == want, (lease, now, classes, got)
                 t = s.table
                 # Still bound a lease later (or never expiring), never past FOREVER.
-                slot = s.slot_of(P.ip("192.168.4.16"), 0)
+                slot = s.pool.slot_of(P.ip("192.168.4.16"), 0)
                 assert t.state(slot, min(now + 1, compat.CLOCK_END)) == L.BOUND
-                assert t.state(s.slot_of(P.ip("192.168.4.20"), 0), now) == L.DECLINED
+                assert t.state(s.pool.slot_of(P.ip("192.168.4.20"), 0), now) == L.DECLINED
                 for i in range(t.capacity):
                     assert t.recs[i * L.RECORD + 10] <= 0x3F
                 if lease >= L.FOREVER:
@@ -113,7 +113,7 @@ def test_uptime_past_2_to_the_30_is_capped_and_binds():
 
     assert run(go)
     assert out[242] == D.ACK
-    slot = s.slot_of(P.ip("192.168.4.16"), 0)
+    slot = s.pool.slot_of(P.ip("192.168.4.16"), 0)
     assert s.table.state(slot, L.FOREVER - 1) == L.BOUND
     assert s.table.time(slot) == L.FOREVER
     done(s)

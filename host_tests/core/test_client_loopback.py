@@ -4,6 +4,8 @@
 
 import os
 
+from dora import client_file, client_lease
+from dora import client_config as CC
 from dora import client_runner as CR
 from dora import runner
 from dora.compat import asyncio, sleep_ms
@@ -64,13 +66,13 @@ def test_client_runner_binds_renews_reboots_and_releases_over_udp():
 
     async def body():
         c = CR.ClientRunner(client_config(cpath), apply=applied.append)
-        c.on_event(lambda kind, lease: seen.append(kind))
+        c.on_event(lambda ev: seen.append(ev.kind))
         q = c.events()
         task = asyncio.create_task(c.run())
         lease = await asyncio.wait_for(c.bound(), 3)
         state["lease"] = lease
-        kind, ev_lease = await q.get()
-        assert kind == "bound" and ev_lease is lease
+        ev = await q.get()
+        assert ev.kind == "bound" and ev.lease is lease
         c.renew()
         assert await until(lambda: "renewed" in seen)
         c.stop()
@@ -114,13 +116,13 @@ def test_nak_of_a_stored_lease_removes_its_address():
     k.server[:] = P.ip("127.0.4.1")
     k.lease_time = 600
     with open(cpath, "wb") as f:
-        f.write(CR.encode_lease(k))
+        f.write(client_file.encode(k))
     applied = []
     seen = []
 
     async def body():
         c = CR.ClientRunner(client_config(cpath, mac="02:00:00:00:07:04"), apply=applied.append)
-        c.on_event(lambda kind, lease: seen.append((kind, lease.address if lease else None)))
+        c.on_event(lambda ev: seen.append((ev.kind, ev.lease.address if ev.lease else None)))
         task = asyncio.create_task(c.run())
         await asyncio.wait_for(c.bound(), 5)
         c.stop()
@@ -148,7 +150,7 @@ def test_a_message_that_cannot_leave_from_its_address_is_applied_again_or_counte
     async def body():
         c = CR.ClientRunner(client_config(None, mac="02:00:00:00:07:05"), apply=applied.append, holds=holds)
         kinds = []
-        c.on_event(lambda kind, lease: kinds.append(kind))
+        c.on_event(lambda ev: kinds.append(ev.kind))
         task = asyncio.create_task(c.run())
         await asyncio.wait_for(c.bound(), 3)
         c.renew()  # held: sent as is
@@ -203,20 +205,20 @@ def test_lease_file_round_trip_and_damage():
     opts = bytes((1, 4, 255, 255, 255, 0, 3, 4, 10, 0, 0, 1))
     c.opts[: len(opts)] = opts
     c.opts_len = len(opts)
-    b = CR.encode_lease(c)
-    assert CR.decode_lease(b) == (P.ip("10.0.0.9"), P.ip("10.0.0.1"), 7200, opts)
+    b = client_file.encode(c)
+    assert client_file.decode(b) == (P.ip("10.0.0.9"), P.ip("10.0.0.1"), 7200, opts)
     for cut in range(len(b)):
-        assert CR.decode_lease(b[:cut]) is None
+        assert client_file.decode(b[:cut]) is None
     for i in range(len(b)):
         bad = bytearray(b)
         bad[i] ^= 0x10
-        assert CR.decode_lease(bad) is None
-    lease = CR.Lease("10.0.0.9", "10.0.0.1", 7200, opts)
+        assert client_file.decode(bad) is None
+    lease = client_lease.Lease("10.0.0.9", "10.0.0.1", 7200, opts)
     assert lease.router == "10.0.0.1" and lease.prefix_len == 24 and lease.options[1] == b"\xff\xff\xff\0"
 
 
 def test_config_errors_name_their_field():
-    ConfigError = CR.ConfigError
+    ConfigError = CC.ConfigError
 
     for bad, field in (
         ({"mac": "nope"}, "mac"),
@@ -229,12 +231,22 @@ def test_config_errors_name_their_field():
         ({"mac": "02:00:00:00:00:01", "broadcast": "1.2.3.256"}, "broadcast"),
         ({"mac": "02:00:00:00:00:0g"}, "mac"),
     ):
-        e = util.raises(ConfigError, CR.ClientConfig, bad)
+        e = util.raises(ConfigError, CC.ClientConfig, bad)
         assert str(e).startswith(field + ":"), str(e)
-    cfg = CR.ClientConfig({"mac": "02:00:00:00:00:01", "client_id": "hex:01:02:03", "hostname": "x"})
+    cfg = CC.ClientConfig({"mac": "02:00:00:00:00:01", "client_id": "hex:01:02:03", "hostname": "x"})
     assert cfg.client_id == b"\x01\x02\x03" and cfg.hostname == b"x"
-    assert CR.ClientConfig({"client_id": "dev"}).client_id == b"\x00dev"
+    assert CC.ClientConfig({"client_id": "dev"}).client_id == b"\x00dev"
     util.raises(ConfigError, CR.ClientRunner, {})  # no MAC
+
+
+def test_a_board_mac_given_as_text_is_taken():
+    # boards/common/dora_board.py hands the STA's MAC over as "aa:bb:..." text.
+    cfg = client_config(None)
+    del cfg["mac"]
+    c = CR.ClientRunner(cfg, mac="02:00:00:00:07:09")
+    assert c.mac == P.mac(0x709)
+    e = util.raises(CC.ConfigError, CR.ClientRunner, cfg, "02:00:00:00:07")
+    assert str(e).startswith("mac:"), str(e)
 
 
 def test_heap_per_exchange_of_both_runners_is_bounded_on_micropython():
@@ -255,7 +267,7 @@ def test_heap_per_exchange_of_both_runners_is_bounded_on_micropython():
     async def body():
         c = CR.ClientRunner(client_config(None, mac="02:00:00:00:07:03"))
         kinds = []
-        c.on_event(lambda kind, lease: kinds.append(kind))
+        c.on_event(lambda ev: kinds.append(ev.kind))
         task = asyncio.create_task(c.run())
         await c.bound()
         await sleep_ms(20)

@@ -156,7 +156,7 @@ def test_hostname_is_stored_sanitised_and_cut_to_its_slot():
     c = Client(s, 1)
     addr = c.discover(0)
     c.send(D.REQUEST, 0, [(54, s.sid), (50, P.ip(addr)), (12, b"my host_name.is-long")])
-    slot = s.slot_of(P.ip(addr), 0)
+    slot = s.pool.slot_of(P.ip(addr), 0)
     assert s.names.get(slot) == "my-host-name-is"  # 15 bytes, [A-Za-z0-9-]
     # A renewal with another name updates it.
     c.addr = addr
@@ -171,7 +171,7 @@ def test_a_new_holder_does_not_inherit_the_old_name():
     a.send(D.REQUEST, 0, [(54, s.sid), (50, P.ip(addr)), (12, b"alpha")])
     b = Client(s, 2)
     b.send(D.REQUEST, 5000, [(50, P.ip(addr))])  # INIT-REBOOT onto the expired address
-    assert s.names.get(s.slot_of(P.ip(addr), 0)) == ""
+    assert s.names.get(s.pool.slot_of(P.ip(addr), 0)) == ""
 
 
 def test_hostname_len_zero_keeps_no_table_and_sizes_it_otherwise():

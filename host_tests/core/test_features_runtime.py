@@ -3,7 +3,7 @@
 # runner is driven without sockets (its packet path is Server.handle, its
 # reporting _report) except in the last test, which uses loopback UDP.
 
-from dora import compat, control, runner
+from dora import admin, compat, control, runner
 from dora import events as E
 from dora.compat import asyncio
 from dora import dhcp as D
@@ -71,10 +71,10 @@ def test_expiry_is_reported_once_by_the_sweep():
     seen = []
     r.on_event(seen.append)
     addr = join(r, 1, 0, [(12, b"tv")])
-    r.sweep(30)
+    admin.sweep(r, 30)
     assert [e.kind for e in seen] == [E.GRANTED]
-    r.sweep(61)
-    r.sweep(62)
+    admin.sweep(r, 61)
+    admin.sweep(r, 62)
     assert [e.kind for e in seen] == [E.GRANTED, E.EXPIRED]
     assert seen[1].address == addr and seen[1].mac == "02:00:00:00:00:01" and seen[1].hostname == "tv"
 
@@ -120,7 +120,7 @@ def test_control_lists_revokes_and_edits_static_hosts_at_run_time():
     addr = join(r, 1, 0, [(12, b"plug")])
     rows = control.leases()
     assert rows[0][0] == addr and rows[0][2] == "bound" and rows[0][4] == "plug"
-    assert "plug" in r.table_text()
+    assert "plug" in admin.table_text(r)
     # revoke by address: the renewal is NAKed, the record is on flash
     assert control.revoke(addr)
     assert seen[-1].kind == E.REVOKED and seen[-1].hostname == "plug"
@@ -196,10 +196,10 @@ def test_two_servers_in_one_loop_each_answer_on_their_own_socket():
 def test_granted_is_told_only_once_the_binding_is_on_flash():
     # A failed flash write withholds the ACK; the application hears of the
     # lease only after the retry made it durable and the ACK left.
-    from test_runner_loopback import FailingFlash
+    from failing_fs import FailingFS
 
     path = util.tmp_path("leases.dat")
-    flash = FailingFlash(fail_writes=(1,))
+    flash = FailingFS(fail_appends=(1,))
     r = runner.Runner(loopback_config(path), fs=flash)
     seen = []
     r.on_event(lambda ev: seen.append(ev.kind))

@@ -31,6 +31,16 @@ def test_allow_list_serves_only_matching_and_static():
     assert Client(s, 2).discover() is not None
 
 
+def test_allow_and_deny_take_the_prefix_syntax_of_class_mac_prefix():
+    # One syntax for every MAC prefix in a config: 1 to 6 bytes.
+    s = make_server(allow=["02:00"], deny=["02:00:00:00:00:05"])
+    assert Client(s, 1).discover() is not None
+    assert Client(s, 5).discover() is None
+    c = Client(s, 6)
+    c.mac = bytes((0x0A, 0, 0, 0, 0, 6))
+    assert c.discover() is None
+
+
 def test_ignore_unknown_serves_static_hosts_only():
     s = make_server(ignore_unknown=True, static=[{"mac": "02:00:00:00:00:03", "address": "192.168.4.21"}])
     assert Client(s, 1).discover() is None
@@ -60,7 +70,8 @@ def test_offer_cap_tracks_many_macs_in_fixed_memory():
 def test_bad_policy_config_names_the_field():
     for over, field in (
         ({"deny": "02:00:00"}, "deny:"),
-        ({"allow": ["02:00"]}, "allow[0]:"),
+        ({"allow": ["02:00:00:00:00:00:00"]}, "allow[0]:"),
+        ({"allow": ["02:0"]}, "allow[0]:"),
         ({"deny": ["zz:00:00"]}, "deny[0]"),
         ({"max_offers_per_minute": -1}, "max_offers_per_minute:"),
         ({"ignore_unknown": 1}, "ignore_unknown:"),

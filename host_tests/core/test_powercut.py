@@ -351,7 +351,7 @@ def test_pending_records_never_fill_up_nor_write_from_inside_handle():
     assert c.reply_type(c.send(3, 4, [sid, (50, P.ip(addr))])) == 5
     assert s.store.pending == 0
     again = powercut.bound(powercut.server_on(flash.state_at(flash.steps())).table)
-    assert list(again) == [s.slot_of(P.ip(addr), 0)], again
+    assert list(again) == [s.pool.slot_of(P.ip(addr), 0)], again
 
 
 # -- the real file systems (MicroPython's littlefs and FAT drivers) ------------------

@@ -5,9 +5,10 @@
 # included, stays on the loopback interface.
 
 
-from dora import compat, runner
+from dora import admin, compat, runner
 from dora.compat import asyncio
 
+from failing_fs import FailingFS
 import packets as P
 import util
 
@@ -82,7 +83,7 @@ def test_runner_serves_dora_over_loopback_udp():
     assert r.server.stats.acks == 20 and r.server.stats.renewals == 1
     assert r.server.stats.malformed == 1 and r.errors == 0
     assert r.store.bytes_written == 16 + 20 * 16  # header + one record per binding
-    text = r.table_text()
+    text = admin.table_text(r)
     assert "127.0.4.16" in text and "bound" in text
 
 
@@ -94,58 +95,9 @@ def test_runner_restart_keeps_leases():
     assert r.server.stats.acks == 0 and r.server.stats.renewals == 6  # no rewrite
 
 
-class FailingFlash:
-    """The real file system, except that chosen writes fail (a flash that
-    reports an error), to check that no ACK leaves before its record is
-    written."""
-
-    def __init__(self, fail_writes):
-        from dora.store import RealFS
-
-        self.real = RealFS()
-        self.fail = fail_writes  # numbers of the write() calls that fail
-        self.calls = 0
-
-    def open(self, path, mode):
-        f = self.real.open(path, mode)
-        if "a" not in mode:
-            return f
-        outer = self
-
-        class Appender:
-            def write(self, data):
-                outer.calls += 1
-                if outer.calls in outer.fail:
-                    raise OSError(5)  # EIO
-                return f.write(data)
-
-            def flush(self):
-                f.flush()
-
-            def fileno(self):
-                return f.fileno()
-
-            def close(self):
-                f.close()
-
-        return Appender()
-
-    def size(self, path):
-        return self.real.size(path)
-
-    def rename(self, a, b):
-        self.real.rename(a, b)
-
-    def remove(self, p):
-        self.real.remove(p)
-
-    def sync(self, f):
-        f.flush()
-
-
 def test_failed_flash_write_withholds_the_ack_until_a_retry_succeeds():
     path = util.tmp_path("leases.dat")
-    flash = FailingFlash(fail_writes=(1,))
+    flash = FailingFS(fail_appends=(1,))
     r = runner.Runner(loopback_config(path), fs=flash)
     replies = []
 

@@ -2,10 +2,10 @@
 # while the lease file cannot be written, and log lines that tell the truth.
 # Real runner, real UDP sockets over loopback, both interpreters.
 
-from dora import compat, runner
+from dora import admin, compat, runner
 from dora.runner import SendBudget
-from dora.store import RealFS
 
+from failing_fs import FailingFS
 import packets as P
 import util
 from test_runner_loopback import exchange, loopback_config, with_runner
@@ -20,52 +20,6 @@ class FixedClock:
 
     def now(self):
         return self.t
-
-
-class BrokenFlash:
-    """The real file system, except that every write fails while `broken`
-    (a full or failing flash): appends and compactions alike."""
-
-    def __init__(self):
-        self.real = RealFS()
-        self.broken = False
-        self.failures = 0
-
-    def open(self, path, mode):
-        f = self.real.open(path, mode)
-        if "r" in mode:
-            return f
-        outer = self
-
-        class Writer:
-            def write(self, data):
-                if outer.broken:
-                    outer.failures += 1
-                    raise OSError(28)  # ENOSPC
-                return f.write(data)
-
-            def flush(self):
-                f.flush()
-
-            def fileno(self):
-                return f.fileno()
-
-            def close(self):
-                f.close()
-
-        return Writer()
-
-    def size(self, path):
-        return self.real.size(path)
-
-    def rename(self, a, b):
-        self.real.rename(a, b)
-
-    def remove(self, p):
-        self.real.remove(p)
-
-    def sync(self, f):
-        f.flush()
 
 
 async def replies(sock, ms=150):
@@ -150,7 +104,7 @@ def test_informs_naming_other_hosts_get_two_answers_per_requester():
     with_runner(r, client)
     assert got == {"storm": 2, "other": 1}, got
     assert r.unicast_withheld == 28 and r.server.stats.informs == 31
-    assert "unicasts withheld 28" in runner.stats_text(r)
+    assert "unicasts withheld 28" in admin.stats_text(r)
 
 
 def test_unicasts_to_requesters_own_addresses_are_bounded_and_acks_go_broadcast():
@@ -209,7 +163,7 @@ def test_a_relay_is_answered_at_any_rate_from_giaddr_and_by_the_bucket_otherwise
 def test_renewals_of_bindings_on_flash_go_on_while_a_write_fails():
     # Fails before the fix: one failed commit held EVERY renewal (0 of 10).
     path = util.tmp_path("leases.dat")
-    flash = BrokenFlash()
+    flash = FailingFS()
     r = runner.Runner(loopback_config(path), fs=flash)
     got = {}
 
@@ -242,7 +196,7 @@ def test_renewals_of_bindings_on_flash_go_on_while_a_write_fails():
 
 def test_stopping_with_a_failing_flash_says_what_is_lost_without_a_traceback():
     # Fails before: the final commit's OSError escaped stop().
-    flash = BrokenFlash()
+    flash = FailingFS()
     lines = []
     r = runner.Runner(loopback_config(util.tmp_path("leases.dat")), log=lines.append, fs=flash)
     r.open()
@@ -258,7 +212,7 @@ def test_stopping_with_a_failing_flash_says_what_is_lost_without_a_traceback():
 def test_revoking_while_the_flash_fails_ends_the_lease_and_says_it_waits():
     # Fails before: the commit's OSError escaped revoke() (a traceback at
     # the REPL, for dora.control.revoke).
-    flash = BrokenFlash()
+    flash = FailingFS()
     lines = []
     r = runner.Runner(loopback_config(util.tmp_path("leases.dat")), log=lines.append, fs=flash)
     got = {}
@@ -266,7 +220,7 @@ def test_revoking_while_the_flash_fails_ends_the_lease_and_says_it_waits():
     async def client(cl, srv):
         addr = await bind(cl, srv, r, 1)
         flash.broken = True
-        got["revoked"] = r.revoke(r.server.slot_of(P.ip(addr), 0))
+        got["revoked"] = admin.revoke(r, r.server.pool.slot_of(P.ip(addr), 0))
         nak = await exchange(cl, srv, P.request(3, P.mac(1), xid=5, ciaddr=P.ip(addr)))
         got["renewal"] = P.options(nak)[53][0]
         flash.broken = False
@@ -280,7 +234,7 @@ def test_revoking_while_the_flash_fails_ends_the_lease_and_says_it_waits():
 
 def test_store_durable_tracks_each_slots_record():
     path = util.tmp_path("leases.dat")
-    flash = BrokenFlash()
+    flash = FailingFS()
     r = runner.Runner(loopback_config(path), fs=flash)
     s = r.store
     s.load(0)
@@ -303,7 +257,7 @@ def test_an_ack_is_logged_once_sent_and_a_withheld_one_says_so():
     # Fails before the fix: "ACK 127.0.4.16 ..." was logged before the
     # commit, although the failed write withheld it.
     path = util.tmp_path("leases.dat")
-    flash = BrokenFlash()
+    flash = FailingFS()
     lines = []
     r = runner.Runner(loopback_config(path, log=True), log=lines.append, fs=flash)
     marks = {}

@@ -285,12 +285,12 @@ def test_client_id_that_is_just_the_mac_keys_by_mac():
     s = make_server()
     c = Client(s, 1, client_id=b"\x01" + P.mac(1))  # busybox udhcpc's default
     addr = c.dora(0)
-    assert s.table.kind(s.slot_of(P.ip(addr), 0)) == L.KEY_MAC
+    assert s.table.kind(s.pool.slot_of(P.ip(addr), 0)) == L.KEY_MAC
     assert Client(s, 1).renew(5, addr) == D.ACK  # the same client without option 61
     # Type 1 with another MAC is a real identifier, not chaddr.
     d = Client(s, 2, client_id=b"\x01" + P.mac(9))
     a2 = d.dora(0)
-    assert s.table.kind(s.slot_of(P.ip(a2), 0)) == L.KEY_CLIENT_ID
+    assert s.table.kind(s.pool.slot_of(P.ip(a2), 0)) == L.KEY_CLIENT_ID
 
 
 def _stations(s, n):
@@ -375,7 +375,7 @@ def test_one_client_never_holds_two_leases_after_a_restart():
     s.store.close()
     s = make_server(path)  # restart: the file is read again
     held = _bound_slots(s, a.mac, 1)
-    assert [s.slot_of(P.ip("192.168.4.20"), 0)] == held, (first, held)
+    assert [s.pool.slot_of(P.ip("192.168.4.20"), 0)] == held, (first, held)
 
 
 def test_one_key_one_slot_when_an_affinity_is_given_up():
@@ -395,8 +395,8 @@ def test_one_key_one_slot_when_an_affinity_is_given_up():
     t = s.table
     key = bytearray(L.KEY_LEN)
     key[:6] = a.mac
-    assert t.find(L.KEY_MAC, key) == s.slot_of(P.ip("192.168.4.21"), 0)
-    assert not t.key_is(s.slot_of(P.ip(first), 0), L.KEY_MAC, key)
+    assert t.find(L.KEY_MAC, key) == s.pool.slot_of(P.ip("192.168.4.21"), 0)
+    assert not t.key_is(s.pool.slot_of(P.ip(first), 0), L.KEY_MAC, key)
 
 
 def test_a_client_that_starts_sending_a_client_id_keeps_its_address():
@@ -415,7 +415,7 @@ def test_a_client_that_starts_sending_a_client_id_keeps_its_address():
     assert os_.request(addr, 100) == D.ACK and P.yiaddr(os_.out) == addr
     assert os_.renew(1900, addr) == D.ACK
     t = s.table
-    slot = s.slot_of(P.ip(addr), 0)
+    slot = s.pool.slot_of(P.ip(addr), 0)
     assert t.kind(slot) == L.KEY_CLIENT_ID and t.count(L.BOUND, 1900) == 2
     s.store.commit(1900)
     s.store.close()
@@ -439,11 +439,11 @@ def test_a_revoked_address_is_not_granted_to_an_unknown_renewal():
     a = Client(s, 1)
     old = a.dora(0)
     assert a.init_reboot("192.168.4.20", 10) == D.ACK  # moves: `old` is simply free
-    assert not s.table.dropped(s.slot_of(P.ip(old), 0))
+    assert not s.table.dropped(s.pool.slot_of(P.ip(old), 0))
     assert a.init_reboot(old, 15) == D.ACK  # and may come back (a dual-boot host)
     assert a.init_reboot("192.168.4.20", 16) == D.ACK
     # Revoked (the runner's revoke forgets the slot): the holder's renewal is NAKed.
-    slot = s.slot_of(P.ip("192.168.4.20"), 0)
+    slot = s.pool.slot_of(P.ip("192.168.4.20"), 0)
     s.table.forget(slot, 30)
     assert a.renew(40, "192.168.4.20") == D.NAK
     # Handed out again, the mark goes.

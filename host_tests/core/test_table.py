@@ -81,6 +81,66 @@ def test_forget_marks_a_slot_dropped_until_it_is_keyed_again():
     assert not t.dropped(0) and t.kind(0) == L.KEY_NONE
 
 
+def _reference_find(t, kind, key):
+    for slot in range(t.capacity):
+        if t.kind(slot) == kind and all(t.recs[slot * L.RECORD + 2 + j] == key[j] for j in range(L.KEY_LEN)):
+            return slot
+    return -1
+
+
+def _reference_least_recently_used(t, now):
+    best = -1
+    for slot in range(t.capacity):
+        if t.recs[slot * L.RECORD + 14]:  # reserved
+            continue
+        if t.state(slot, now) == L.FREE:  # lazy expiry, as the scan does
+            if t.kind(slot) == L.KEY_NONE:
+                return slot
+            if best < 0 or t.time(slot) < t.time(best):
+                best = slot
+    return best
+
+
+def test_both_scans_agree_with_a_plain_reference_on_random_tables():
+    # Tables of every shape the scans meet: keys of both kinds sharing last
+    # bytes, reserved slots, times around now and past FOREVER, every state.
+    seed = 12345
+
+    def rnd(n):
+        nonlocal seed
+        seed = (seed * 1103515245 + 12345) & 0x7FFFFFFF
+        return (seed >> 8) % n
+
+    kinds = (L.KEY_NONE, L.KEY_MAC, L.KEY_CLIENT_ID)
+    tried = 0
+    for _ in range(60):
+        n = 1 + rnd(40)
+        t = L.LeaseTable(n)
+        ref = L.LeaseTable(n)
+        keys = []
+        for slot in range(n):
+            key = bytearray(rnd(3) for _ in range(L.KEY_LEN))
+            keys.append((kinds[rnd(3)], key))
+            t.set(slot, rnd(4), keys[-1][0], key, rnd(60))
+            if rnd(8) == 0:
+                t.set_flags(slot, L.FLAG_STATIC)
+            if rnd(16) == 0:
+                t.recs[slot * L.RECORD + 10] = 0x40 + rnd(0xC0)  # past FOREVER
+        for _ in range(6):
+            kind, key = keys[rnd(n)] if rnd(4) else (kinds[1 + rnd(2)], bytearray(rnd(3) for _ in range(L.KEY_LEN)))
+            if kind != L.KEY_NONE:
+                assert t.find(kind, key) == _reference_find(t, kind, key)
+                tried += 1
+        now = rnd(70)
+        ref.recs[:] = t.recs
+        want = _reference_least_recently_used(ref, now)
+        assert t.least_recently_used(now) == want, (list(t.recs), now)
+        # The lazy expiry freed what the reference freed, up to the answer.
+        stop = t.capacity if want < 0 or ref.kind(want) != L.KEY_NONE else want + 1
+        assert t.recs[: stop * L.RECORD] == ref.recs[: stop * L.RECORD]
+    assert tried > 200, tried
+
+
 def test_viper_scans_load_no_32_bit_literal():
     # On armv6m (the RP2040) a viper constant that does not fit 16 bits is
     # loaded from a word placed in the code; frozen code is only 2-byte

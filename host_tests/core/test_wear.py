@@ -82,7 +82,7 @@ def test_new_macs_churning_stay_within_the_budget_and_legit_stations_are_served(
     again = wearing.Net(lambda srv: ST.LeaseStore("leases.dat", srv.table, srv.cfg.pool_start, fs=flash,
                                                   log=lambda line: None), lease_time=400)
     for st in legit.stations:
-        slot = again.srv.slot_of(util_ip(st.addr), 0)
+        slot = again.srv.pool.slot_of(util_ip(st.addr), 0)
         assert again.srv.table.key_is(slot, 1, st.mac + b"\0\0"), st.addr
     print("hostile new-MAC churn, %d s: %d commits (budget %d), %d ACKs" % (SECONDS, commits, _bound(SECONDS, EVERY), net.acks))
 
