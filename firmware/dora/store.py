@@ -30,6 +30,9 @@
 # File:   header (16 bytes) then records (16 bytes each)
 # Header: b"DORA", version, record size, pool size, 0, pool start (4), 0, 0, CRC16
 # Record: slot, state, kind, key (8), seconds (3, big-endian), CRC16
+#   kind: the table's KEY_* or, in a FREE record only, _KIND_DROPPED: no key,
+#   its holder taken off on purpose (revoked), so that a client we do not
+#   know is still refused it after a reboot.
 #   seconds: for BOUND the lease length left, for DECLINED the quarantine,
 #   0 for FREE.  The boards have no real-time clock, so after a reboot a lease
 #   is given that length again from boot: never shorter than the truth, so an
@@ -48,6 +51,7 @@ VERSION = const(1)
 REC = const(16)
 _MAGIC = b"DORA"
 _MAX_SECONDS = const(0xFFFFFF)
+_KIND_DROPPED = const(3)  # above every L.KEY_*: a file-only kind
 # Records built per write() call (the buffer is reused for reading too).
 JOURNAL = 4 * compat.RECV_BATCH
 # Damaged records named by offset in the log line (the rest are counted).
@@ -319,6 +323,8 @@ class LeaseStore:
         buf[off] = slot
         buf[off + 1] = state
         self.table.key_into(slot, buf, off + 2)
+        if state == L.FREE and buf[off + 2] == L.KEY_NONE and self.table.dropped(slot):
+            buf[off + 2] = _KIND_DROPPED
         secs = 0 if state == L.FREE else self._seconds(slot, state, now)
         buf[off + 11] = (secs >> 16) & 0xFF
         buf[off + 12] = (secs >> 8) & 0xFF
@@ -408,7 +414,7 @@ class LeaseStore:
         for slot in range(t.capacity):
             if whole:
                 state = t.raw_state(slot)
-                if state == L.OFFERED or (state == L.FREE and t.kind(slot) == L.KEY_NONE):
+                if state == L.OFFERED or (state == L.FREE and t.kind(slot) == L.KEY_NONE and not t.dropped(slot)):
                     continue  # offers are not leases; a never-used slot needs no record
             elif not L.bit(self._dirty, slot):
                 continue
@@ -644,10 +650,15 @@ class LeaseStore:
         state = rec[1]
         kind = rec[2]
         t = self.table
-        if state > L.DECLINED or state == L.OFFERED or kind > L.KEY_CLIENT_ID:
+        if state > L.DECLINED or state == L.OFFERED or kind > _KIND_DROPPED:
+            return 0
+        if kind == _KIND_DROPPED and state != L.FREE:
             return 0
         if slot < 0 or slot >= t.capacity:
             return -1
+        if kind == _KIND_DROPPED:
+            t.forget(slot, 0)
+            return 1
         secs = (rec[11] << 16) | (rec[12] << 8) | rec[13]
         if state == L.FREE:
             when = 0

@@ -90,6 +90,33 @@ def test_release_and_decline_are_restored():
     assert Client(t, 1).discover(1) == addr_a  # affinity survived the reboot
 
 
+def test_a_revoked_address_stays_refused_to_its_old_holder_after_restart():
+    # Fails before: the revoke mark lived in RAM only, so after a reboot the
+    # old holder's renewal found a free address and was ACKed again.
+    path = util.tmp_path("leases.dat")
+    s = make_server(path)
+    s.store.every = 0
+    c = Client(s, 1)
+    addr = c.dora(0)
+    slot = s.pool.slot_of(P.ip(addr), 0)
+    s.table.forget(slot, 5)  # what dora.admin.revoke does to the table
+    s.store.note(slot, 0)
+    s.store.commit(5)
+    for step in ("appended", "compacted"):
+        t = make_server(path)
+        assert t.table.dropped(slot), step
+        assert Client(t, 1).renew(10, addr) == D.NAK, step
+        assert Client(t, 1).init_reboot(addr, 10) == D.NAK, step
+        t.store.every = 0
+        t.store.compact(10)
+        t.store.close()
+    # Handed out anew (dropped slots go first), the mark goes with the new key.
+    t = make_server(path)
+    assert Client(t, 2).dora(20) == addr
+    t.store.close()
+    assert not make_server(path).table.dropped(slot)
+
+
 def test_truncated_file_recovers_every_whole_record():
     path = util.tmp_path("leases.dat")
     s = make_server(path)
