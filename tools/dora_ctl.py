@@ -42,6 +42,7 @@ ERROR_MARK = "dora_ctl: "
 OPEN = """\
 import json, os, sys
 import dora_board as B
+from dora import admin as A
 from dora import runner as R
 import dora.control as c
 _path = %(config)r
@@ -93,7 +94,7 @@ def action(args):
     if args.cmd == "leases":
         return "c.show()"
     if args.cmd == "stats":
-        return "print(R.status_text(_r, _r.clock.now()))"
+        return "print(A.status_text(_r, _r.clock.now()))"
     if args.cmd == "revoke":
         return "print(c.revoke(%r))" % args.target
     if args.cmd == "add-static":

@@ -277,11 +277,8 @@ def test_dora_ctl_lists_revokes_and_adds_static_hosts_on_the_board(rig):
     for c in rig.clients[1:]:  # dhclient and dhcpcd, renewing all along
         assert re.search(r"^%s +\S+ +bound " % re.escape(c.ip()), table.stdout, re.M), (c.name, table.stdout)
 
-    # Revoked: on flash before the reset, so after it the board no longer
-    # has that binding: the client's next renewal is not a RENEW of it.
-    # (It is an ACK of a new binding, not the NAK docs/features.md
-    # promises: the lease file keeps no mark of a revocation, so after a
-    # restart a free address is granted to a client asking to keep it.)
+    # Revoked: on flash before the reset, mark included, so after it the
+    # client's next request for that address is NAKed (docs/features.md).
     dhcpcd = rig.clients[2]
     gone = dhcpcd.ip()
     out = rig.dora_ctl("revoke", gone)
@@ -289,7 +286,7 @@ def test_dora_ctl_lists_revokes_and_adds_static_hosts_on_the_board(rig):
     assert "REVOKED %s id:" % gone in out.stdout, out.stdout
     mark = rig.router.mark()
     answer = rig.router.wait_line(r"^dora: (NAK|ACK|RENEW) %s " % re.escape(gone), 90, mark)
-    assert answer and not answer.startswith("dora: RENEW"), rig.router.lines[mark:]
+    assert answer and answer.startswith("dora: NAK"), rig.router.lines[mark:]
 
     # A static host: saved in /board.json, served after the reset.
     sta = rig.lab.station(4)  # the ping station: no DHCP client has run there
