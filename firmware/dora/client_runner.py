@@ -26,8 +26,6 @@
 # view per sent message, and a Lease object per event.  The decisions
 # themselves (dora.client) allocate nothing.
 
-import gc
-
 from . import compat
 from .compat import asyncio
 from . import client as K
@@ -177,12 +175,8 @@ class ClientRunner(Edge):
                     try:
                         self._after(c.tick(now, self.out))
                         continue
-                    except MemoryError:
-                        self.errors += 1
-                        gc.collect()
                     except Exception as e:  # keep running whatever happened
-                        self.errors += 1
-                        self.log("timer failed: %r" % (e,))
+                        self.survive(e, "timer failed")
                     await compat.sleep_ms(1000)  # not in a tight loop
                     continue
                 await compat.sleep_ms(clock.ms_until(c.deadline, 1000))

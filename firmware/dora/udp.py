@@ -68,12 +68,18 @@ class Edge:
                 return
             try:
                 on_readable()
-            except MemoryError:
-                self.errors += 1
-                gc.collect()
             except Exception as e:  # keep receiving whatever happened
-                self.errors += 1
-                self.log("error in receive round: %r" % (e,))
+                self.survive(e, "error in receive round")
+
+    def survive(self, e, what):
+        """The one rule for an exception a loop of ours caught and goes on
+        after: counted; a MemoryError collects (formatting a line could fail
+        again), any other is logged as `what: error`."""
+        self.errors += 1
+        if isinstance(e, MemoryError):
+            gc.collect()
+        else:
+            self.log("%s: %r" % (what, e))
 
     def recv(self, size):
         """(data, peer) of one datagram of up to `size` bytes, or None.
@@ -123,8 +129,7 @@ class Edge:
             try:
                 fn(ev)
             except Exception as e:  # an application bug must not stop the runner
-                self.errors += 1
-                self.log("event listener failed: %r" % (e,))
+                self.survive(e, "event listener failed")
 
 
 def _current():

@@ -153,26 +153,11 @@ def test_viper_code_loads_no_32_bit_literal():
     # As test_table's check of the lease scans (docs/time.md): on armv6m a
     # viper constant of 2**16 or more is read from beside the code, which
     # frozen code does not keep word-aligned.
-    if util.MICROPYTHON:
-        util.skip("reads the source with CPython's ast")
-    import ast
-    import inspect
-
-    tree = ast.parse(inspect.getsource(B))
-    consts = {}
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and getattr(node.value.func, "id", "") == "const":
-            consts[node.targets[0].id] = node.value.args[0].value
-    viper = [f for f in tree.body if isinstance(f, ast.FunctionDef) and any(ast.unparse(d) == "micropython.viper" for d in f.decorator_list)]
-    assert {f.name for f in viper} == {"move", "fill", "equal", "find", "pick", "reply_header", "scan", "unscan"}
-    for f in viper:
-        for node in ast.walk(f):
-            value = None
-            if isinstance(node, ast.Constant) and isinstance(node.value, int):
-                value = node.value
-            elif isinstance(node, ast.Name) and node.id in consts:
-                value = consts[node.id]
-            assert value is None or 0 <= value < 2**16, (f.name, ast.unparse(node), value)
+    found = util.viper_constants(B)
+    assert set(found) == {"move", "fill", "equal", "find", "pick", "reply_header", "scan", "unscan"}
+    for name, seen in found.items():
+        for expr, value in seen:
+            assert 0 <= value < 2**16, (name, expr, value)
 
 
 def test_server_copies_of_constants_match():

@@ -147,24 +147,8 @@ def test_viper_scans_load_no_32_bit_literal():
     # aligned there, so such a load can read the wrong word (seen on the
     # emulated Pico W: a time past FOREVER read as expired).  The scans keep
     # every constant, literal or const() name, below 2**16.
-    if util.MICROPYTHON:
-        util.skip("reads the source with CPython's ast")
-    import ast
-    import inspect
-
-    src = inspect.getsource(L)
-    tree = ast.parse(src)
-    consts = {}
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and getattr(node.value.func, "id", "") == "const":
-            consts[node.targets[0].id] = node.value.args[0].value
-    viper = [f for f in tree.body if isinstance(f, ast.FunctionDef) and any(ast.unparse(d) == "micropython.viper" for d in f.decorator_list)]
-    assert {f.name for f in viper} == {"_find", "_least_recently_used"}
-    for f in viper:
-        for node in ast.walk(f):
-            value = None
-            if isinstance(node, ast.Constant) and isinstance(node.value, int):
-                value = node.value
-            elif isinstance(node, ast.Name) and node.id in consts:
-                value = consts[node.id]
-            assert value is None or 0 <= value < 2**16, (f.name, ast.unparse(node), value)
+    found = util.viper_constants(L)
+    assert set(found) == {"_find", "_least_recently_used"}
+    for name, seen in found.items():
+        for expr, value in seen:
+            assert 0 <= value < 2**16, (name, expr, value)

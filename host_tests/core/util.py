@@ -32,6 +32,33 @@ def needs_network():
         skip("needs a network; the emulated board has none")
 
 
+def viper_constants(module):
+    """{viper function name: [(expression, value) of each int constant,
+    literal or const() name, in it]}: read from the source with CPython's
+    ast (skips on MicroPython).  docs/time.md says why the board's viper code
+    keeps them below 2**16."""
+    if MICROPYTHON:
+        skip("reads the source with CPython's ast")
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(module))
+    consts = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and getattr(node.value.func, "id", "") == "const":
+            consts[node.targets[0].id] = node.value.args[0].value
+    found = {}
+    for f in tree.body:
+        if isinstance(f, ast.FunctionDef) and any(ast.unparse(d) == "micropython.viper" for d in f.decorator_list):
+            found[f.name] = seen = []
+            for node in ast.walk(f):
+                if isinstance(node, ast.Constant) and isinstance(node.value, int):
+                    seen.append((ast.unparse(node), node.value))
+                elif isinstance(node, ast.Name) and node.id in consts:
+                    seen.append((node.id, consts[node.id]))
+    return found
+
+
 def skip(reason):
     if MICROPYTHON:
         raise SkipTest(reason)
