@@ -45,6 +45,11 @@ KEY_MAC = const(1)
 KEY_CLIENT_ID = const(2)
 KEY_LEN = const(8)
 
+# Where the key scans start: the key's last byte in slot 0's record
+# (2 + 5 for a MAC, 2 + 7 for a client id's digest; see _find).
+FIND_FROM_MAC = const(7)
+FIND_FROM_ID = const(9)
+
 FLAG_STATIC = const(1)
 FLAG_OWN = const(2)
 
@@ -132,7 +137,7 @@ class LeaseTable:
             return -1
         if len(key) < KEY_LEN:  # viper reads without bounds checks
             raise IndexError
-        return _find(self.recs, _KEY + (5 if kind == KEY_MAC else KEY_LEN - 1), self.end, key)
+        return _find(self.recs, FIND_FROM_MAC if kind == KEY_MAC else FIND_FROM_ID, self.end, key)
 
     def set(self, slot, state, kind, key, t):
         r = self.recs
@@ -201,6 +206,20 @@ class LeaseTable:
         if now >= FOREVER:  # no clock gets there (it stops a second short)
             now = FOREVER - 1
         return _least_recently_used(self.recs, 0, self.end, now)
+
+    def find_or_least_recently_used(self, kind, key, now):
+        """find() and, when the key misses, least_recently_used() in one
+        pass: the slot holding the key (>= 0), else -2 - the free slot (so
+        -1 still means exhausted).  A new client's DISCOVER on a pool whose
+        every slot is keyed would otherwise read the table twice; the
+        server calls the scan directly (see _find_or_least_recently_used)."""
+        if kind == KEY_NONE:
+            return -2 - self.least_recently_used(now)
+        if len(key) < KEY_LEN:  # viper reads without bounds checks
+            raise IndexError
+        if now >= FOREVER:
+            now = FOREVER - 1
+        return find_or_least_recently_used(self.recs, FIND_FROM_MAC if kind == KEY_MAC else FIND_FROM_ID, self.end, key, now)
 
     def count(self, state, now):
         n = 0
@@ -276,6 +295,57 @@ def _least_recently_used(r: ptr8, i: int, end: int, t_now: int) -> int:
     if best < 0:
         return -1
     return best // RECORD
+
+
+@micropython.viper
+def _find_or_least_recently_used(r: ptr8, i: int, end: int, key: ptr8, t_now: int) -> int:
+    # _find's loop and _least_recently_used's in one: i starts where the
+    # key's last byte sits in slot 0's record, as for _find.  Once a
+    # never-used slot is seen the free slot is settled and only the key
+    # search goes on, at _find's cost.
+    want = KEY_MAC if i == _KEY + 5 else KEY_CLIENT_ID
+    probe = int(key[i - _KEY])
+    lead = i  # the probe byte's offset in a record
+    end += lead
+    best = -1  # the record offset of the best free slot so far
+    best_time = 0  # of best, when best >= 0
+    settled = 0
+    while i < end:
+        base = i - lead
+        if int(r[i]) == probe and int(r[base + _KIND]) == want:
+            j = 0
+            while j < KEY_LEN and r[base + _KEY + j] == key[j]:
+                j += 1
+            if j == KEY_LEN:
+                return base // RECORD
+        if settled == 0 and r[base + _FLAGS] == 0:  # not reserved
+            hi = int(r[base + _TIME])
+            if hi > 0x3F:  # past FOREVER: read FOREVER (see _least_recently_used)
+                lo = 0xFF
+                hi = 0x3F
+                t = (hi << 24) | (lo << 16) | (lo << 8) | lo
+            else:
+                t = (hi << 24) | (int(r[base + _TIME + 1]) << 16) | (int(r[base + _TIME + 2]) << 8) | int(r[base + _TIME + 3])
+            s = int(r[base])
+            if s != FREE and t <= t_now:
+                r[base] = FREE  # expired: lazy expiry, as state()
+                s = FREE
+            if s == FREE:
+                if r[base + _KIND] == KEY_NONE:
+                    best = base
+                    settled = 1
+                elif best < 0 or t < best_time:
+                    best = base
+                    best_time = t
+        i += RECORD
+    if best < 0:
+        return -1
+    return -2 - best // RECORD
+
+
+# The server's name for it: called without the method's checks on the hot
+# path, where the key is always KEY_LEN bytes and the time below FOREVER.
+find_or_least_recently_used = _find_or_least_recently_used
 
 
 def digest(src, off, n, out):

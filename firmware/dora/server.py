@@ -59,6 +59,8 @@ _FILE_LEN = const(128)
 _FLAG_BROADCAST = const(128)
 _FLAG_OWN = const(2)
 _FLAG_STATIC = const(1)
+_FIND_FROM_ID = const(9)
+_FIND_FROM_MAC = const(7)
 _FOREVER = const(0x3fffffff)
 _FREE = const(0)
 _INFORM = const(8)
@@ -431,6 +433,16 @@ class Server:
         if self.static_i >= 0:
             slot = static_slot(self.cfg, self.static_i)
             return slot if self._available_to_me(slot, now) else -1
+        if not self.ranged and msg.where[_OPT_REQUESTED_IP] == 0:  # no address asked for
+            # One pass: the client's slot, else the free one (a new client
+            # on a pool whose every slot is keyed would read it twice).
+            slot = L.find_or_least_recently_used(t.recs, _FIND_FROM_MAC if self.kind == _KEY_MAC else _FIND_FROM_ID, t.end, self.key, now)
+            self.held = slot if slot >= 0 else -1
+            if slot < -1:
+                return -2 - slot
+            if slot < 0 or (not t.reserved(slot) and t.state(slot, now) != _DECLINED):
+                return slot
+            return t.least_recently_used(now)
         slot = self.held = t.find(self.kind, self.key)
         if slot >= 0 and not t.reserved(slot) and self.may_use(slot) and t.state(slot, now) != _DECLINED:
             return slot
