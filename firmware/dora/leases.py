@@ -49,6 +49,7 @@ KEY_LEN = const(8)
 # (2 + 5 for a MAC, 2 + 7 for a client id's digest; see _find).
 FIND_FROM_MAC = const(7)
 FIND_FROM_ID = const(9)
+_NO_KEY = const(8)  # between them: a scan for the free slot only
 
 FLAG_STATIC = const(1)
 FLAG_OWN = const(2)
@@ -201,11 +202,13 @@ class LeaseTable:
     def least_recently_used(self, now):
         """The free, unreserved slot that has been free the longest (slots
         never used first), or -1 when the pool is exhausted.  Applies lazy
-        expiry on the way, as state() does.  It runs for every new client:
-        see _least_recently_used."""
+        expiry on the way, as state() does (see
+        _find_or_least_recently_used)."""
         if now >= FOREVER:  # no clock gets there (it stops a second short)
             now = FOREVER - 1
-        return _least_recently_used(self.recs, 0, self.end, now)
+        # The one-pass scan with no key to find (the table stands in for
+        # the key buffer: 16 bytes at least, of which none is compared).
+        return -2 - _find_or_least_recently_used(self.recs, _NO_KEY, self.end, self.recs, now)
 
     def find_or_least_recently_used(self, kind, key, now):
         """find() and, when the key misses, least_recently_used() in one
@@ -241,8 +244,8 @@ class LeaseTable:
 
 # Viper keeps a function's first three locals in registers on armv6m (the
 # rest live on the stack, a load and a store per use), and its arguments
-# come first: each scan takes the table, the offset it walks and the offset
-# where it stops as its first three arguments.
+# come first: each scan takes the table and the offset it walks as its
+# first two arguments, and as its third the value its loop uses most.
 
 
 @micropython.viper
@@ -267,76 +270,62 @@ def _find(r: ptr8, i: int, end: int, key: ptr8) -> int:
 
 
 @micropython.viper
-def _least_recently_used(r: ptr8, i: int, end: int, t_now: int) -> int:
-    best = -1  # the record offset of the best slot so far
-    best_time = 0  # of best, when best >= 0
-    while i < end:
-        if r[i + _FLAGS] == 0:  # not reserved
-            hi = int(r[i + _TIME])
-            if hi > 0x3F:  # past FOREVER (<< 24 would turn it negative on 32 bits): read FOREVER
-                # Built from bytes, with no 32-bit literal: armv6m loads one from
-                # next to the code, which frozen code does not keep word-aligned.
-                lo = 0xFF
-                hi = 0x3F
-                t = (hi << 24) | (lo << 16) | (lo << 8) | lo
-            else:
-                t = (hi << 24) | (int(r[i + _TIME + 1]) << 16) | (int(r[i + _TIME + 2]) << 8) | int(r[i + _TIME + 3])
-            s = int(r[i])
-            if s != FREE and t <= t_now:
-                r[i] = FREE  # expired: free since t (lazy expiry, as state())
-                s = FREE
-            if s == FREE:
-                if r[i + _KIND] == KEY_NONE:
-                    return i // RECORD  # never used, or its affinity was dropped
-                if best < 0 or t < best_time:
-                    best = i
-                    best_time = t
-        i += RECORD
-    if best < 0:
-        return -1
-    return best // RECORD
-
-
-@micropython.viper
-def _find_or_least_recently_used(r: ptr8, i: int, end: int, key: ptr8, t_now: int) -> int:
-    # _find's loop and _least_recently_used's in one: i starts where the
-    # key's last byte sits in slot 0's record, as for _find.  Once a
-    # never-used slot is seen the free slot is settled and only the key
-    # search goes on, at _find's cost.
-    want = KEY_MAC if i == _KEY + 5 else KEY_CLIENT_ID
+def _find_or_least_recently_used(r: ptr8, i: int, t: int, key: ptr8, t_now: int) -> int:
+    # The key search of _find and the choice of the free slot that has been
+    # free the longest, in one pass.  i comes in as where the key's last
+    # byte sits in slot 0's record (FIND_FROM_MAC or FIND_FROM_ID: the kind
+    # wanted; _NO_KEY: no key to find) and t as the table's length; then i
+    # walks the records and the third register (t) holds each slot's time,
+    # the value the loop uses most.  Once a never-used slot is seen the
+    # free slot is settled and a second loop does the key search alone.
+    # Returns the key's slot, else -2 - the free slot (-1: none).
+    want = 0xFF  # no kind: least_recently_used(), no key to find
+    if i == FIND_FROM_MAC:
+        want = KEY_MAC
+    elif i == FIND_FROM_ID:
+        want = KEY_CLIENT_ID
     probe = int(key[i - _KEY])
     lead = i  # the probe byte's offset in a record
-    end += lead
+    n = t
+    i = 0
     best = -1  # the record offset of the best free slot so far
     best_time = 0  # of best, when best >= 0
-    settled = 0
-    while i < end:
-        base = i - lead
-        if int(r[i]) == probe and int(r[base + _KIND]) == want:
+    while i < n:
+        if int(r[i + lead]) == probe and int(r[i + _KIND]) == want:
             j = 0
-            while j < KEY_LEN and r[base + _KEY + j] == key[j]:
+            while j < KEY_LEN and r[i + _KEY + j] == key[j]:
                 j += 1
             if j == KEY_LEN:
-                return base // RECORD
-        if settled == 0 and r[base + _FLAGS] == 0:  # not reserved
-            hi = int(r[base + _TIME])
-            if hi > 0x3F:  # past FOREVER: read FOREVER (see _least_recently_used)
-                lo = 0xFF
-                hi = 0x3F
-                t = (hi << 24) | (lo << 16) | (lo << 8) | lo
+                return i // RECORD
+        if r[i + _FLAGS] == 0:  # not reserved
+            t = int(r[i + _TIME])
+            if t > 0x3F:  # past FOREVER: read FOREVER, built without a 32-bit literal
+                t = 0x3FFF
+                t = (t << 16) | 0xFFFF
             else:
-                t = (hi << 24) | (int(r[base + _TIME + 1]) << 16) | (int(r[base + _TIME + 2]) << 8) | int(r[base + _TIME + 3])
-            s = int(r[base])
-            if s != FREE and t <= t_now:
-                r[base] = FREE  # expired: lazy expiry, as state()
-                s = FREE
-            if s == FREE:
-                if r[base + _KIND] == KEY_NONE:
-                    best = base
-                    settled = 1
-                elif best < 0 or t < best_time:
-                    best = base
-                    best_time = t
+                t = (t << 24) | (int(r[i + _TIME + 1]) << 16) | (int(r[i + _TIME + 2]) << 8) | int(r[i + _TIME + 3])
+            if int(r[i]) != FREE:
+                if t > t_now:  # held
+                    i += RECORD
+                    continue
+                r[i] = FREE  # expired: lazy expiry, as state()
+            if r[i + _KIND] == KEY_NONE:
+                best = i  # never used, or its affinity was dropped
+                i += RECORD
+                break
+            if best < 0 or t < best_time:
+                best = i
+                best_time = t
+        i += RECORD
+    if want == 0xFF:
+        i = n  # settled, and no key to look for
+    while i < n:
+        if int(r[i + lead]) == probe and int(r[i + _KIND]) == want:
+            j = 0
+            while j < KEY_LEN and r[i + _KEY + j] == key[j]:
+                j += 1
+            if j == KEY_LEN:
+                return i // RECORD
         i += RECORD
     if best < 0:
         return -1

@@ -420,7 +420,8 @@ class Server:
             # RFC 4039: commit at once and answer with an ACK carrying 80.
             self.rapid = True
             return self._bind(slot, now, out, self._mine(slot), t.state(slot, now))
-        if not (t.state(slot, now) == _BOUND and self._mine(slot)):
+        # held == -1: no slot had the key and the one chosen is free.
+        if self.held == -1 or not (t.state(slot, now) == _BOUND and self._mine(slot)):
             if self.held != -1:  # no slot holds the key: nothing to claim
                 self._claim(slot, now)
             t.set(slot, _OFFERED, self.kind, self.key, L.later(now, self.cfg.offer_hold))
