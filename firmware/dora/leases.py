@@ -147,7 +147,13 @@ class LeaseTable:
         r[i + _KIND] = kind
         move(r, i + _KEY, key, 0, KEY_LEN)
         r[i + _DROPPED] = 0
-        self.set_time(slot, t)
+        if t > FOREVER:  # set_time(), without the call: every exchange comes here
+            t = FOREVER
+        i += _TIME
+        r[i] = (t >> 24) & 0xFF
+        r[i + 1] = (t >> 16) & 0xFF
+        r[i + 2] = (t >> 8) & 0xFF
+        r[i + 3] = t & 0xFF
 
     def set_from(self, slot, state, src, off, t):
         """set() with the kind and key read from src[off:off+1+KEY_LEN]

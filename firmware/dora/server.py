@@ -420,11 +420,12 @@ class Server:
             # RFC 4039: commit at once and answer with an ACK carrying 80.
             self.rapid = True
             return self._bind(slot, now, out, self._mine(slot), t.state(slot, now))
-        # held == -1: no slot had the key and the one chosen is free.
-        if self.held == -1 or not (t.state(slot, now) == _BOUND and self._mine(slot)):
-            if self.held != -1:  # no slot holds the key: nothing to claim
+        held = self.held  # -1: no slot had the key, and the one chosen is free
+        if held == -1 or not (t.state(slot, now) == _BOUND and self._mine(slot)):
+            if held != -1:  # -1: no slot holds the key, nothing to claim
                 self._claim(slot, now)
-            t.set(slot, _OFFERED, self.kind, self.key, L.later(now, self.cfg.offer_hold))
+            hold = self.cfg.offer_hold  # L.later(now, hold), without the call
+            t.set(slot, _OFFERED, self.kind, self.key, _FOREVER if hold >= _FOREVER - now else now + hold)
         self.stats.offers += 1
         return self._reply(_OFFER, slot, out, EV_OFFER)
 
