@@ -45,6 +45,12 @@ KEY_MAC = const(1)
 KEY_CLIENT_ID = const(2)
 KEY_LEN = const(8)
 
+# Where the key scans start: the key's last byte in slot 0's record
+# (2 + 5 for a MAC, 2 + 7 for a client id's digest; see _find).
+FIND_FROM_MAC = const(7)
+FIND_FROM_ID = const(9)
+_NO_KEY = const(8)  # between them: a scan for the free slot only
+
 FLAG_STATIC = const(1)
 FLAG_OWN = const(2)
 
@@ -132,7 +138,7 @@ class LeaseTable:
             return -1
         if len(key) < KEY_LEN:  # viper reads without bounds checks
             raise IndexError
-        return _find(self.recs, _KEY + (5 if kind == KEY_MAC else KEY_LEN - 1), self.end, key)
+        return _find(self.recs, FIND_FROM_MAC if kind == KEY_MAC else FIND_FROM_ID, self.end, key)
 
     def set(self, slot, state, kind, key, t):
         r = self.recs
@@ -141,7 +147,13 @@ class LeaseTable:
         r[i + _KIND] = kind
         move(r, i + _KEY, key, 0, KEY_LEN)
         r[i + _DROPPED] = 0
-        self.set_time(slot, t)
+        if t > FOREVER:  # set_time(), without the call: every exchange comes here
+            t = FOREVER
+        i += _TIME
+        r[i] = (t >> 24) & 0xFF
+        r[i + 1] = (t >> 16) & 0xFF
+        r[i + 2] = (t >> 8) & 0xFF
+        r[i + 3] = t & 0xFF
 
     def set_from(self, slot, state, src, off, t):
         """set() with the kind and key read from src[off:off+1+KEY_LEN]
@@ -196,11 +208,27 @@ class LeaseTable:
     def least_recently_used(self, now):
         """The free, unreserved slot that has been free the longest (slots
         never used first), or -1 when the pool is exhausted.  Applies lazy
-        expiry on the way, as state() does.  It runs for every new client:
-        see _least_recently_used."""
+        expiry on the way, as state() does (see
+        _find_or_least_recently_used)."""
         if now >= FOREVER:  # no clock gets there (it stops a second short)
             now = FOREVER - 1
-        return _least_recently_used(self.recs, 0, self.end, now)
+        # The one-pass scan with no key to find (the table stands in for
+        # the key buffer: 16 bytes at least, of which none is compared).
+        return -2 - _find_or_least_recently_used(self.recs, _NO_KEY, self.end, self.recs, now)
+
+    def find_or_least_recently_used(self, kind, key, now):
+        """find() and, when the key misses, least_recently_used() in one
+        pass: the slot holding the key (>= 0), else -2 - the free slot (so
+        -1 still means exhausted).  A new client's DISCOVER on a pool whose
+        every slot is keyed would otherwise read the table twice; the
+        server calls the scan directly (see _find_or_least_recently_used)."""
+        if kind == KEY_NONE:
+            return -2 - self.least_recently_used(now)
+        if len(key) < KEY_LEN:  # viper reads without bounds checks
+            raise IndexError
+        if now >= FOREVER:
+            now = FOREVER - 1
+        return find_or_least_recently_used(self.recs, FIND_FROM_MAC if kind == KEY_MAC else FIND_FROM_ID, self.end, key, now)
 
     def count(self, state, now):
         n = 0
@@ -222,8 +250,8 @@ class LeaseTable:
 
 # Viper keeps a function's first three locals in registers on armv6m (the
 # rest live on the stack, a load and a store per use), and its arguments
-# come first: each scan takes the table, the offset it walks and the offset
-# where it stops as its first three arguments.
+# come first: each scan takes the table and the offset it walks as its
+# first two arguments, and as its third the value its loop uses most.
 
 
 @micropython.viper
@@ -248,34 +276,71 @@ def _find(r: ptr8, i: int, end: int, key: ptr8) -> int:
 
 
 @micropython.viper
-def _least_recently_used(r: ptr8, i: int, end: int, t_now: int) -> int:
-    best = -1  # the record offset of the best slot so far
+def _find_or_least_recently_used(r: ptr8, i: int, t: int, key: ptr8, t_now: int) -> int:
+    # The key search of _find and the choice of the free slot that has been
+    # free the longest, in one pass.  i comes in as where the key's last
+    # byte sits in slot 0's record (FIND_FROM_MAC or FIND_FROM_ID: the kind
+    # wanted; _NO_KEY: no key to find) and t as the table's length; then i
+    # walks the records and the third register (t) holds each slot's time,
+    # the value the loop uses most.  Once a never-used slot is seen the
+    # free slot is settled and a second loop does the key search alone.
+    # Returns the key's slot, else -2 - the free slot (-1: none).
+    want = 0xFF  # no kind: least_recently_used(), no key to find
+    if i == FIND_FROM_MAC:
+        want = KEY_MAC
+    elif i == FIND_FROM_ID:
+        want = KEY_CLIENT_ID
+    probe = int(key[i - _KEY])
+    lead = i  # the probe byte's offset in a record
+    n = t
+    i = 0
+    best = -1  # the record offset of the best free slot so far
     best_time = 0  # of best, when best >= 0
-    while i < end:
+    while i < n:
+        if int(r[i + lead]) == probe and int(r[i + _KIND]) == want:
+            j = 0
+            while j < KEY_LEN and r[i + _KEY + j] == key[j]:
+                j += 1
+            if j == KEY_LEN:
+                return i // RECORD
         if r[i + _FLAGS] == 0:  # not reserved
-            hi = int(r[i + _TIME])
-            if hi > 0x3F:  # past FOREVER (<< 24 would turn it negative on 32 bits): read FOREVER
-                # Built from bytes, with no 32-bit literal: armv6m loads one from
-                # next to the code, which frozen code does not keep word-aligned.
-                lo = 0xFF
-                hi = 0x3F
-                t = (hi << 24) | (lo << 16) | (lo << 8) | lo
+            t = int(r[i + _TIME])
+            if t > 0x3F:  # past FOREVER: read FOREVER, built without a 32-bit literal
+                t = 0x3FFF
+                t = (t << 16) | 0xFFFF
             else:
-                t = (hi << 24) | (int(r[i + _TIME + 1]) << 16) | (int(r[i + _TIME + 2]) << 8) | int(r[i + _TIME + 3])
-            s = int(r[i])
-            if s != FREE and t <= t_now:
-                r[i] = FREE  # expired: free since t (lazy expiry, as state())
-                s = FREE
-            if s == FREE:
-                if r[i + _KIND] == KEY_NONE:
-                    return i // RECORD  # never used, or its affinity was dropped
-                if best < 0 or t < best_time:
-                    best = i
-                    best_time = t
+                t = (t << 24) | (int(r[i + _TIME + 1]) << 16) | (int(r[i + _TIME + 2]) << 8) | int(r[i + _TIME + 3])
+            if int(r[i]) != FREE:
+                if t > t_now:  # held
+                    i += RECORD
+                    continue
+                r[i] = FREE  # expired: lazy expiry, as state()
+            if r[i + _KIND] == KEY_NONE:
+                best = i  # never used, or its affinity was dropped
+                i += RECORD
+                break
+            if best < 0 or t < best_time:
+                best = i
+                best_time = t
+        i += RECORD
+    if want == 0xFF:
+        i = n  # settled, and no key to look for
+    while i < n:
+        if int(r[i + lead]) == probe and int(r[i + _KIND]) == want:
+            j = 0
+            while j < KEY_LEN and r[i + _KEY + j] == key[j]:
+                j += 1
+            if j == KEY_LEN:
+                return i // RECORD
         i += RECORD
     if best < 0:
         return -1
-    return best // RECORD
+    return -2 - best // RECORD
+
+
+# The server's name for it: called without the method's checks on the hot
+# path, where the key is always KEY_LEN bytes and the time below FOREVER.
+find_or_least_recently_used = _find_or_least_recently_used
 
 
 def digest(src, off, n, out):

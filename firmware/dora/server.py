@@ -59,6 +59,8 @@ _FILE_LEN = const(128)
 _FLAG_BROADCAST = const(128)
 _FLAG_OWN = const(2)
 _FLAG_STATIC = const(1)
+_FIND_FROM_ID = const(9)
+_FIND_FROM_MAC = const(7)
 _FOREVER = const(0x3fffffff)
 _FREE = const(0)
 _INFORM = const(8)
@@ -418,10 +420,12 @@ class Server:
             # RFC 4039: commit at once and answer with an ACK carrying 80.
             self.rapid = True
             return self._bind(slot, now, out, self._mine(slot), t.state(slot, now))
-        if not (t.state(slot, now) == _BOUND and self._mine(slot)):
-            if self.held != -1:  # no slot holds the key: nothing to claim
+        held = self.held  # -1: no slot had the key, and the one chosen is free
+        if held == -1 or not (t.state(slot, now) == _BOUND and self._mine(slot)):
+            if held != -1:  # -1: no slot holds the key, nothing to claim
                 self._claim(slot, now)
-            t.set(slot, _OFFERED, self.kind, self.key, L.later(now, self.cfg.offer_hold))
+            hold = self.cfg.offer_hold  # L.later(now, hold), without the call
+            t.set(slot, _OFFERED, self.kind, self.key, _FOREVER if hold >= _FOREVER - now else now + hold)
         self.stats.offers += 1
         return self._reply(_OFFER, slot, out, EV_OFFER)
 
@@ -431,6 +435,16 @@ class Server:
         if self.static_i >= 0:
             slot = static_slot(self.cfg, self.static_i)
             return slot if self._available_to_me(slot, now) else -1
+        if not self.ranged and msg.where[_OPT_REQUESTED_IP] == 0:  # no address asked for
+            # One pass: the client's slot, else the free one (a new client
+            # on a pool whose every slot is keyed would read it twice).
+            slot = L.find_or_least_recently_used(t.recs, _FIND_FROM_MAC if self.kind == _KEY_MAC else _FIND_FROM_ID, t.end, self.key, now)
+            self.held = slot if slot >= 0 else -1
+            if slot < -1:
+                return -2 - slot
+            if slot < 0 or (not t.reserved(slot) and t.state(slot, now) != _DECLINED):
+                return slot
+            return t.least_recently_used(now)
         slot = self.held = t.find(self.kind, self.key)
         if slot >= 0 and not t.reserved(slot) and self.may_use(slot) and t.state(slot, now) != _DECLINED:
             return slot

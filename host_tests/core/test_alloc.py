@@ -159,3 +159,45 @@ def test_moves_rekeying_and_unknown_renewals_allocate_nothing():
     # Slots to write: .16 (bound, then given up), .20 (bound, then re-keyed), .22
     assert pending == 3, pending
     s.store.commit(5)
+
+
+def test_discover_on_a_pool_every_client_has_keyed_allocates_nothing():
+    # A churned pool: every slot holds some client's key (free ones as
+    # affinity), so a new client's DISCOVER reads the whole table in one
+    # pass for its key and the least recently freed slot.
+    from dora import leases as L
+
+    s = make_server(pool_end="192.168.4.254")  # 239 slots
+    t = s.table
+    key = bytearray(L.KEY_LEN)
+    for slot in range(t.capacity):
+        if not t.reserved(slot):
+            key[0:6] = P.mac(100 + slot)
+            t.set(slot, L.FREE, L.KEY_MAC, key, 50 - slot % 7 if slot != 9 else 1)
+    out = bytearray(576)
+    seq = [
+        P.request(D.DISCOVER, P.mac(1)),  # new: the slot free the longest (9)
+        P.request(D.DISCOVER, P.mac(100 + 12)),  # its affinity: slot 12
+    ]
+    lengths = [len(p) for p in seq]
+    replies = bytearray(len(seq))
+
+    def run():
+        for i in range(len(seq)):
+            replies[i] = 1 if s.handle(seq[i], lengths[i], 60, out) else 0
+        return 0
+
+    locked(run)
+    assert bytes(replies) == b"\x01\x01"
+    mine = bytearray(L.KEY_LEN)
+    mine[0:6] = P.mac(1)
+    assert t.raw_state(9) == L.OFFERED and t.key_is(9, L.KEY_MAC, mine)
+    assert t.raw_state(12) == L.OFFERED
+    # Every slot then held past now: exhausted, still without allocating.
+    for slot in range(t.capacity):
+        if not t.reserved(slot):
+            t.set_state(slot, L.BOUND, 1000)
+    pkt = P.request(D.DISCOVER, P.mac(2))
+    n = len(pkt)
+    assert locked(lambda: s.handle(pkt, n, 60, out)) == 0
+    assert s.stats.exhausted == 1

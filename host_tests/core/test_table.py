@@ -141,6 +141,55 @@ def test_both_scans_agree_with_a_plain_reference_on_random_tables():
     assert tried > 200, tried
 
 
+def test_one_pass_scan_agrees_with_find_then_least_recently_used():
+    # The DISCOVER's one pass: the key's slot, else -2 - the free slot,
+    # against the two plain references on random tables (keys sharing last
+    # bytes, reserved slots, never-used slots, times past FOREVER).
+    seed = 777
+
+    def rnd(n):
+        nonlocal seed
+        seed = (seed * 1103515245 + 12345) & 0x7FFFFFFF
+        return (seed >> 8) % n
+
+    kinds = (L.KEY_NONE, L.KEY_MAC, L.KEY_CLIENT_ID)
+    seen = {"hit": 0, "free": 0, "never used": 0, "exhausted": 0}
+    for _ in range(300):
+        n = 1 + rnd(40)
+        t = L.LeaseTable(n)
+        keys = []
+        full = rnd(5) == 0  # every slot held past now: exhausted
+        for slot in range(n):
+            key = bytearray(rnd(3) for _ in range(L.KEY_LEN))
+            kind = kinds[rnd(3)] if rnd(4) == 0 else kinds[1 + rnd(2)]
+            keys.append((kind, key))
+            t.set(slot, L.BOUND if full else rnd(4), kind, key, 100 if full else rnd(60))
+            if rnd(8) == 0:
+                t.set_flags(slot, L.FLAG_STATIC)
+            if rnd(16) == 0:
+                t.recs[slot * L.RECORD + 10] = 0x40 + rnd(0xC0)  # past FOREVER
+        kind, key = keys[rnd(n)] if rnd(3) == 0 else (kinds[1 + rnd(2)], bytearray(rnd(3) for _ in range(L.KEY_LEN)))
+        if kind == L.KEY_NONE:
+            continue
+        now = rnd(70)
+        ref = L.LeaseTable(n)
+        ref.recs[:] = t.recs
+        held = _reference_find(ref, kind, key)
+        got = t.find_or_least_recently_used(kind, key, now)
+        if held >= 0:
+            assert got == held, (list(ref.recs), kind, key, now)
+            seen["hit"] += 1
+        else:
+            free = _reference_least_recently_used(ref, now)
+            assert got == -2 - free, (list(ref.recs), kind, key, now, got, free)
+            seen["exhausted" if free < 0 else "never used" if ref.kind(free) == L.KEY_NONE else "free"] += 1
+        # Lazy expiry only: every slot reads the same state as before.
+        for slot in range(n):
+            assert t.state(slot, now) == ref.state(slot, now)
+        assert t.recs == ref.recs
+    assert min(seen.values()) > 10, seen
+
+
 def test_viper_scans_load_no_32_bit_literal():
     # On armv6m (the RP2040) a viper constant that does not fit 16 bits is
     # loaded from a word placed in the code; frozen code is only 2-byte
@@ -148,7 +197,7 @@ def test_viper_scans_load_no_32_bit_literal():
     # emulated Pico W: a time past FOREVER read as expired).  The scans keep
     # every constant, literal or const() name, below 2**16.
     found = util.viper_constants(L)
-    assert set(found) == {"_find", "_least_recently_used"}
+    assert set(found) == {"_find", "_find_or_least_recently_used"}
     for name, seen in found.items():
         for expr, value in seen:
             assert 0 <= value < 2**16, (name, expr, value)
