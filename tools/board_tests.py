@@ -35,6 +35,11 @@ LAB = os.path.join(ROOT, "tools", "dora_lab")  # helpers the tests share with to
 RAM_BLOCKS = 72  # 36 kB of the board's heap: lease files and one test module
 
 MODULE_TIMEOUT = 600  # real seconds one test module may take in the emulator
+# Test modules leave interned names and lazily loaded modules behind, which
+# split the board's heap into pieces too small for the next workload: below
+# this many bytes free after a module, the next one runs on a board booted
+# afresh (as after a power-on), not on the leftovers of the ones before.
+REBOOT_BELOW = 108000
 
 # Run first on the board, before any test: dora must come from the image.
 SETUP = """
@@ -98,12 +103,9 @@ def compile_all(mpy_cross, out):
     return files
 
 
-def run(image, bootrom, mpy_cross, names=(), log=print):
-    """Returns {'passed','failed','skipped','modules','wall_seconds','emulator'}."""
-    started = time.monotonic()
-    with tempfile.TemporaryDirectory() as tmp:
-        mpy = compile_all(mpy_cross, tmp)
-    totals = {"passed": 0, "failed": 0, "skipped": 0, "modules": {}}
+def _boot(image, bootrom, mpy, log):
+    """A board booted afresh: RAM disk mounted, helpers imported, the
+    test runner loaded."""
     board = EmulatedBoard(image, bootrom, max_wall=3600)
     board.start()
     try:
@@ -122,6 +124,33 @@ def run(image, bootrom, mpy_cross, names=(), log=print):
         if pending:
             raise BoardError("helpers that would not import on the board: %s" % ", ".join(pending))
         board.exec(open(os.path.join(ON_BOARD, "board_runner.py")).read())
+    except BaseException:
+        board.stop()
+        raise
+    return board
+
+
+def _added(figures):
+    """The emulator figures of several boots as one (numbers added)."""
+    total = {}
+    for fig in figures:
+        for k, v in (fig or {}).items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                total[k] = total.get(k, 0) + v
+            else:
+                total.setdefault(k, v)
+    return total
+
+
+def run(image, bootrom, mpy_cross, names=(), log=print):
+    """Returns {'passed','failed','skipped','modules','wall_seconds','emulator'}."""
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory() as tmp:
+        mpy = compile_all(mpy_cross, tmp)
+    totals = {"passed": 0, "failed": 0, "skipped": 0, "modules": {}}
+    board = _boot(image, bootrom, mpy, log)
+    emulated = []  # the figures of every board booted, added up at the end
+    try:
         for name in test_modules(names):
             files = [name] + imported_tests(name)
             for f in files:
@@ -152,8 +181,15 @@ def run(image, bootrom, mpy_cross, names=(), log=print):
             totals["failed"] += f
             totals["skipped"] += s
             log("%-26s %3d passed %2d failed %2d skipped  %6.1f s  heap free after %d" % (name, p, f, s, secs, free))
+            if free < REBOOT_BELOW:
+                emulated.append(board.stop())
+                board = None
+                board = _boot(image, bootrom, mpy, log)
     finally:
-        totals["emulator"] = board.stop()
+        if board is not None:
+            emulated.append(board.stop())
+        totals["emulator"] = _added(emulated)
+        totals["boots"] = len(emulated)
     totals["wall_seconds"] = round(time.monotonic() - started, 1)
     return totals
 

@@ -28,7 +28,7 @@ def run_tests(mod, name, announce=False):
             print("SKIP %s.%s: %s" % (name, t, e))
         except Exception as e:
             failed += 1
-            print("FAIL %s.%s" % (name, t))
+            print("FAIL %s.%s: %r" % (name, t, e))
             sys.print_exception(e)
         # A test that failed while measuring must not leave gc off.
         gc.enable()
