@@ -48,8 +48,8 @@ def board_run():
     totals["log"] = lines
     emu = totals.get("emulator") or {}
     print(
-        "\nemulated rp2040: %d passed, %d failed, %d skipped in %.0f s wall (%.1f s simulated, %d cycles)"
-        % (totals["passed"], totals["failed"], totals["skipped"], totals["wall_seconds"], emu.get("sim_seconds", 0), emu.get("cycles", 0))
+        "\nemulated rp2040: %d passed, %d failed, %d skipped in %.0f s wall (%.1f s simulated, %d cycles, %d boots)"
+        % (totals["passed"], totals["failed"], totals["skipped"], totals["wall_seconds"], emu.get("sim_seconds", 0), emu.get("cycles", 0), totals["boots"])
     )
     return totals
 

@@ -205,8 +205,8 @@ def main():
     t = run(a.image, a.bootrom, a.mpy_cross, a.modules, log=lambda line: print(line, flush=True))
     emu = t.get("emulator") or {}
     print(
-        "emulated rp2040: %d passed, %d failed, %d skipped (%.0f s wall, %.1f s simulated, %d cycles)"
-        % (t["passed"], t["failed"], t["skipped"], t["wall_seconds"], emu.get("sim_seconds", 0), emu.get("cycles", 0))
+        "emulated rp2040: %d passed, %d failed, %d skipped (%.0f s wall, %.1f s simulated, %d cycles, %d boots)"
+        % (t["passed"], t["failed"], t["skipped"], t["wall_seconds"], emu.get("sim_seconds", 0), emu.get("cycles", 0), t["boots"])
     )
     if a.json:
         with open(a.json, "w") as f:
