@@ -362,6 +362,9 @@ def test_address_kept_over_several_lease_periods(lab, workdir, server, need, cap
     m, _ = c.wait_bound()
     address, cidr = m.group(1), "%s/%s" % (m.group(1), m.group(2))
     assert int(m.group(4)) == SHORT_LEASE
+    # BOUND is logged as the lease is taken, "applied" once the address is
+    # on the interface: the check starts from there.
+    assert c.wait_line(r"^dora-client: applied ", 10)[0], c.text()
     # Two and a half lease periods, checking the address all along.
     end = time.monotonic() + SHORT_LEASE * 2.5
     missing = []
