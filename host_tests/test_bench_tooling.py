@@ -11,6 +11,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.append(os.path.join(ROOT, "bench"))
 
 import load  # noqa: E402
+import measure_speed  # noqa: E402
 import readme_table  # noqa: E402
 import report  # noqa: E402
 import targets  # noqa: E402
@@ -62,6 +63,20 @@ def test_memory_targets_follow_the_figures():
 def test_speed_target_against_kea_is_half_its_rate():
     assert decided(speed_run(1400, 2800))["dora-mp >= 0.5x kea (at 0 % drops)"] is True
     assert decided(speed_run(1000, 2800))["dora-mp >= 0.5x kea (at 0 % drops)"] is False
+
+
+def test_zero_drops_needs_every_exchange_done_at_the_offered_rate():
+    def step(offered, asked, started, done):
+        return {"offered_rate": offered, "asked": asked, "started": started, "done": done, "rate": done / 1.5}
+
+    steps = [step(4000, 6000, 6000, 6000),
+             step(5600, 8400, 8400, 8400),
+             # all done, but the window held the generator back: not served
+             step(8000, 12000, 10850, 10850),
+             step(11000, 16500, 15000, 14800)]
+    assert [measure_speed.served(s) for s in steps] == [True, True, False, False]
+    assert measure_speed.summarize(steps)["zero_drop_rate"] == 5600
+    assert measure_speed.served(step(8000, 12000, 11500, 11500))  # 96 %: kept up
 
 
 def test_a_loaded_machine_is_not_quiet():

@@ -65,14 +65,22 @@ ETIMEDOUT = errno.ETIMEDOUT
 # wait in the network stack for ARP: on Linux about 3 s, charged to the
 # socket's send buffer (208 KB by default, about 90 replies); on lwIP in its
 # 8 KB heap, one per ARP entry.  See docs/contract.md, "Bounded sends".
-UNICAST_BURST, UNICAST_RATE = (16, 8) if sys.platform in ("linux", "darwin") else (2, 1)
+HOST = sys.platform in ("linux", "darwin")  # the unix port or CPython on a desktop
+UNICAST_BURST, UNICAST_RATE = (16, 8) if HOST else (2, 1)
 
-# Datagrams one receive round of the server reads.  A board's lwIP socket
-# queues only a few, so one round of 4 empties it; Linux queues hundreds, and
-# a longer round there lets one fsync cover more ACKs (a higher rate without
-# drops: `make bench` measures it).  4 more reply buffers are the price, paid
-# on the host only.
-RECV_BATCH = 8 if sys.platform in ("linux", "darwin") else 4
+# One receive round of the server reads at most ROUND_READS datagrams and
+# holds at most RECV_BATCH ACKs (one reply buffer each) for one commit.  A
+# board's lwIP socket queues only a few datagrams, so a round of 4 empties it.
+# A host's kernel queues hundreds: there a round reads while datagrams wait,
+# so that under load one fsync covers many ACKs and the loop's wake-up is
+# paid once for many datagrams (`make bench` measures it); the reply buffers
+# are the price, paid on the host only.
+RECV_BATCH = 16 if HOST else 4
+ROUND_READS = 64 if HOST else 4
+# What the kernel may queue for a socket of ours while a round syncs the
+# lease file (Linux caps it at net.core.rmem_max).
+RCVBUF = 1 << 20
+_SO_RCVBUF = 8  # Linux value; the unix port has no constant for it
 
 _SO_BINDTODEVICE = 25  # Linux value; the unix port has no constant for it
 
@@ -226,6 +234,8 @@ def udp_socket(port, ifname=None, ip="0.0.0.0"):
         s.setsockopt(sol, getattr(socket, "SO_BROADCAST", 6), 1)
         if ifname:
             bind_to_device(s, ifname)
+        if sys.platform == "linux":
+            s.setsockopt(sol, getattr(socket, "SO_RCVBUF", _SO_RCVBUF), RCVBUF)
         try:
             s.bind(sockaddr(ip, port))
         except OSError as e:

@@ -3,8 +3,9 @@
 #
 # One receive round:
 #   1. wait until the socket is readable;
-#   2. drain up to BATCH datagrams with recvfrom (never readinto: on MicroPython
-#      it merges datagrams), handing each to Server.handle();
+#   2. read datagrams with recvfrom (never readinto: on MicroPython it merges
+#      datagrams), handing each to Server.handle(), until none waits,
+#      ROUND_READS were read or BATCH ACKs are held;
 #   3. replies that need nothing durable leave at once; ACKs of bindings
 #      whose record is not yet on flash are held, the lease store appends all
 #      their records in ONE write (group commit), and only then do the held
@@ -14,8 +15,7 @@
 # Unicast replies are bounded (SendBudget): each may wait in the network
 # stack for ARP, and replies to hosts nobody holds must not fill the buffers
 # that every other reply, broadcasts included, needs.
-# BATCH (compat.RECV_BATCH) is 4 on a board, where lwIP's per-socket queue
-# holds about that many, so one round empties it; 8 on Linux.
+# compat says how long a round is, on a board and on a host.
 #
 # Allocation per datagram: the datagram itself and its peer address (made by
 # recvfrom).  Replies reuse BATCH preallocated buffers; the broadcast address
@@ -37,6 +37,7 @@ from .store import reason as store_reason
 from .udp import Edge
 
 BATCH = compat.RECV_BATCH
+ROUND_READS = compat.ROUND_READS
 _STEP = const(32)  # replies are padded to a multiple of this (PAD after END)
 _KMIN = const(300 // 32)  # D.MIN_LEN // _STEP: the shortest reply's view
 FLUSH_MS = 5000  # records that no ACK waits for reach the flash within this
@@ -241,7 +242,9 @@ class Runner(Edge):
         store = self.store
         now = self.clock.now()
         held = 0
-        for i in range(BATCH):
+        for i in range(ROUND_READS):
+            if held == BATCH:
+                break  # every reply buffer holds an ACK: commit them first
             if i and not _waiting(self.poller):
                 break  # a read that fails still costs its buffer
             got = self.recv(D.MAX_MESSAGE)

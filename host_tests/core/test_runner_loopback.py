@@ -123,3 +123,47 @@ def test_failed_flash_write_withholds_the_ack_until_a_retry_succeeds():
 
     again = make_server(path, address="127.0.4.1", pool_start="127.0.4.16", pool_end="127.0.4.250")
     assert state_of(again, "127.0.4.16", 0) == "bound"
+
+
+def test_a_round_reads_what_waits_and_holds_its_acks_for_one_commit():
+    # A round reads every datagram waiting (ROUND_READS at most) and holds
+    # up to BATCH ACKs for one commit: under load, one sync covers many
+    # ACKs.  (On a host a round is long; on a board both bounds are small.)
+    r = runner.Runner(loopback_config(util.tmp_path("leases.dat")))
+    r.open()
+    cl = compat.udp_socket(r.cfg.client_port)
+    srv = compat.sockaddr("127.0.0.1", r.cfg.server_port)
+
+    def waiting():
+        got = []
+        while True:
+            try:
+                got.append(cl.recvfrom(1500)[0])
+            except OSError:
+                return got
+
+    n = runner.BATCH + 3
+    try:
+        for i in range(n):
+            cl.sendto(P.request(1, P.mac(i), xid=i), srv)
+        r.round()
+        offered = waiting()
+        assert len(offered) == min(n, runner.ROUND_READS)
+        for _ in range(n):  # bounded: a round reads one datagram at least
+            if len(offered) == n:
+                break
+            r.round()
+            offered += waiting()
+        assert len(offered) == n
+        for off in offered:
+            xid = int.from_bytes(off[4:8], "big")
+            cl.sendto(P.request(3, P.mac(xid), xid=xid, options=[(54, r.cfg.address), (50, bytes(off[16:20]))]), srv)
+        writes = r.store.writes
+        r.round()
+        assert (len(waiting()), r.store.writes - writes) == (runner.BATCH, 1)  # the rest waits for the next round
+        r.round()
+        assert (len(waiting()), r.store.writes - writes) == (3, 2)
+        assert r.server.stats.acks == n
+    finally:
+        cl.close()
+        r.stop()

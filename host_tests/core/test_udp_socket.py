@@ -2,6 +2,7 @@
 # taken fails at start-up with one clear line instead of both answering.
 
 import socket
+import sys
 
 from dora import compat
 from dora.compat import asyncio
@@ -63,3 +64,20 @@ def test_the_receive_loop_survives_what_a_round_raises():
     assert got == [b"\x00", b"\x01", b"\x02"], got
     assert edge.errors == 2 and len(lines) == 1, (edge.errors, lines)
     assert lines[0].startswith("error in receive round: ValueError(") and "bad round" in lines[0], lines
+
+
+def test_on_linux_the_socket_queues_what_arrives_during_a_sync():
+    # A round that syncs the lease file stalls the loop: the kernel must
+    # queue what arrives meanwhile (a bigger queue than its default).
+    if not hasattr(socket.socket, "getsockopt"):
+        util.skip("this port's sockets have no getsockopt")
+    if sys.platform != "linux":
+        util.skip("Linux only")
+    with open("/proc/sys/net/core/rmem_max") as f:
+        most = int(f.read())
+    s = compat.udp_socket(util.loopback_ports()[0] + 4, ip="127.0.0.1")
+    try:
+        # Linux reports twice what was asked (its bookkeeping), up to rmem_max.
+        assert s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) >= 2 * min(compat.RCVBUF, most)
+    finally:
+        s.close()
