@@ -586,6 +586,22 @@ def test_deploy_dry_run_and_missing_board(tmp_path):
     assert eth.returncode == 0, eth.stderr
     assert ":lib/dora/runner.mpy" in eth.stdout and ":lib/dora_board.mpy" in eth.stdout
     assert "-march=armv6m" in eth.stdout and "/armv6m/dora/leases.mpy" in eth.stdout
+    # The server alone unless the config runs dora's client upstream.
+    assert "role: server" in eth.stdout and "client_runner.mpy" not in eth.stdout
+    up = tmp_path / "upstream.json"
+    with open(os.path.join(ROOT, "boards", "ethernet", "board.json")) as f:
+        cfg = json.load(f)
+    up.write_text(json.dumps(dict(cfg, upstream={"ssid": "up", "password": "secret123", "dora_client": True})))
+    both = board_tool("deploy", "--board", "ethernet", "--config", str(up), "--port", "/dev/ttyUSB7", "--arch",
+                      "armv6m", "--dry-run")
+    assert both.returncode == 0, both.stderr
+    assert "role: both" in both.stdout and ":lib/dora/client_runner.mpy" in both.stdout
+    forced = board_tool("deploy", "--board", "ethernet", "--role", "both", "--port", "/dev/ttyUSB7", "--arch",
+                        "armv6m", "--dry-run")
+    assert "role: both" in forced.stdout and ":lib/dora/client_runner.mpy" in forced.stdout
+    alone = board_tool("deploy", "--board", "ethernet", "--role", "client", "--port", "/dev/ttyUSB7", "--arch",
+                       "armv6m", "--dry-run")
+    assert alone.returncode != 0 and "ROLE=client" in alone.stderr
     out = board_tool("deploy", "--board", "esp32", "--port", str(tmp_path / "ttyNONE"))
     assert out.returncode != 0 and "no board at" in out.stderr
     bad = tmp_path / "bad.json"
@@ -601,6 +617,21 @@ def test_mpy_build_reports_sizes_and_loads(tmp_path):
     total = [ln for ln in out.stdout.splitlines() if ln.startswith("total")][0]
     assert int(total.split()[1]) > 10000
     assert (tmp_path / "build" / "dora_board.mpy").exists()
+
+
+def test_a_server_only_deploy_loads_without_the_client(tmp_path):
+    # What `make deploy BOARD=ethernet` copies by default: the server role and
+    # the board's bring-up; imported on the unix port from those files alone.
+    import board
+
+    out = tmp_path / "server"
+    names = [n for n, _ in board.build_mpy(str(out), "host", role="server", glue=True)]
+    assert "dora_board.mpy" in names and "dora/runner.mpy" in names
+    assert not [n for n in names if n.startswith("dora/client")]
+    env = dict(os.environ, MICROPYPATH="%s:.frozen" % out)
+    code = "import dora_board, dora.runner; b = dora_board.check({'lan': {'type': 'W5500', 'address': '10.1.0.1'}}, 'ethernet'); print(b['lan']['type'])"
+    r = subprocess.run([board.tool("micropython"), "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert r.returncode == 0 and r.stdout.strip() == "W5500", r.stdout + r.stderr
 
 
 def test_mpy_builds_for_the_boards_cpus(tmp_path):

