@@ -78,9 +78,12 @@ UNICAST_BURST, UNICAST_RATE = (16, 8) if HOST else (2, 1)
 RECV_BATCH = 16 if HOST else 4
 ROUND_READS = 64 if HOST else 4
 # What the kernel may queue for a socket of ours while a round syncs the
-# lease file (Linux caps it at net.core.rmem_max).
+# lease file.  Linux caps SO_RCVBUF at net.core.rmem_max (208 KB unless the
+# system raised it); SO_RCVBUFFORCE passes the cap for a process allowed to
+# administer the network, as a server on port 67 usually is.
 RCVBUF = 1 << 20
-_SO_RCVBUF = 8  # Linux value; the unix port has no constant for it
+_SO_RCVBUF = 8  # Linux values; the unix port has no constants for them
+_SO_RCVBUFFORCE = 33
 
 _SO_BINDTODEVICE = 25  # Linux value; the unix port has no constant for it
 
@@ -235,7 +238,7 @@ def udp_socket(port, ifname=None, ip="0.0.0.0"):
         if ifname:
             bind_to_device(s, ifname)
         if sys.platform == "linux":
-            s.setsockopt(sol, getattr(socket, "SO_RCVBUF", _SO_RCVBUF), RCVBUF)
+            _receive_queue(s, sol, socket)
         try:
             s.bind(sockaddr(ip, port))
         except OSError as e:
@@ -248,6 +251,13 @@ def udp_socket(port, ifname=None, ip="0.0.0.0"):
         s.close()
         raise
     return s
+
+
+def _receive_queue(s, sol, socket):
+    try:
+        s.setsockopt(sol, getattr(socket, "SO_RCVBUFFORCE", _SO_RCVBUFFORCE), RCVBUF)
+    except OSError:  # not allowed: up to the system's cap
+        s.setsockopt(sol, getattr(socket, "SO_RCVBUF", _SO_RCVBUF), RCVBUF)
 
 
 def _errno_of(e):
