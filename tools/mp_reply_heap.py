@@ -1,7 +1,9 @@
 # Heap figures of the runner's receive rounds and reply buffers, on the
 # MicroPython unix port (64-bit or the 32-bit build), over loopback UDP:
 #
-#   MICROPYPATH=firmware:tools/dora_lab:.frozen micropython tools/mp_reply_heap.py
+#   MICROPYPATH=firmware:tools/dora_lab:.frozen micropython -X heapsize=4M tools/mp_reply_heap.py
+#   (the gc is off while rounds are measured: the 32-bit build's default heap
+#   is too small for that)
 #
 # - per receive round: what Runner.round() allocates (micropython.mem_total,
 #   every byte handed out) and what it leaves allocated until the next
