@@ -71,7 +71,68 @@ def power_on(router, timeout=240):
         raise RuntimeError("the board did not serve again: %s" % router.lines[mark:])
 
 
+# dora's counters on the board (dora.admin's stats line), read over the raw
+# REPL once a run is over; ctrl-C has stopped the server, and its Runner is
+# still in dora.runner.running unless stop() ran (then the line was logged).
+DORA_STATS = """\
+from dora import runner as R
+from dora import admin
+print('STATS', admin.stats_text(R.running[0]) if R.running else 'gone')
+"""
+
+DHCP_NAMES = {1: "DISCOVER", 3: "REQUEST", 4: "DECLINE", 7: "RELEASE", 8: "INFORM"}
+
+
+def dora_stats(router):
+    """dora's counters since it started serving, as a dict ("received",
+    "offers", "acks", ...); this stops the server (a soft reset starts it
+    again)."""
+    out = router.exec(DORA_STATS)
+    line = out[out.index("STATS ") + 6:] if "STATS " in out else ""
+    return parse_stats(line)
+
+
+def parse_stats(line):
+    """{"received": 12, "rate_limited": 0, ...} from dora.admin.stats_text()."""
+    return {m.group(1).strip().replace(" ", "_").replace("-", "_"): int(m.group(2))
+            for m in re.finditer(r"([a-z][a-z -]*?) (\d+)(?:,|$)", line.strip())}
+
+
+def by_type(counts):
+    """A W5500 model counter array (index: DHCP message type) as {name: n}."""
+    return {DHCP_NAMES.get(t, str(t)): n for t, n in enumerate(counts) if n}
+
+
+def layers(sent, chip_before, chip_after, dora):
+    """Where the DHCP requests of a run went, layer by layer (counts):
+    sent by the station, stored by the W5500 (or lost to its full buffer),
+    read out of it by the driver, received by dora.  What the driver read
+    out and dora never received was lost in between: in lwIP, whose UDP
+    socket queues at most 4 datagrams (docs/ethernet-board.md)."""
+    def delta(key):
+        return [a - b for a, b in zip(chip_after[key], chip_before[key])]
+
+    stored, overflowed, read_out = delta("dhcpReceived"), delta("dhcpOverflowed"), delta("dhcpReadOut")
+    sent_total = sum(sent.values())
+    return {
+        "station_sent": sent,
+        "w5500_stored": by_type(stored),
+        "w5500_buffer_full": sum(overflowed),
+        "lost_on_the_wire": sent_total - sum(stored) - sum(overflowed),
+        "driver_read_out": by_type(read_out),
+        "dora_received": dora.get("received"),
+        "lost_below_dora": sum(read_out) - dora["received"] if "received" in dora else None,
+        "dora_replies": {"offers": dora.get("offers"), "acks": dora.get("acks"), "naks": dora.get("naks")},
+        "dora_releases": dora.get("releases"),
+    }
+
+
+SETTLE_S = 1  # wall seconds for the board to take in the run's last datagram
+
+
 def throughput(router, sta, window, count):
+    """One closed-loop run just after a power-on (dora's counters start at
+    zero), with where its datagrams went (layers())."""
     mark = router.mark()
     before = router.stats()
     r = loadgen(sta, "--count", count, "--window", window, "--timeout", 10, "--seconds", 600)
@@ -79,6 +140,11 @@ def throughput(router, sta, window, count):
     sim = after["sim_seconds"] - before["sim_seconds"]
     cycles = after["cycles"] - before["cycles"]
     done = r["done"]
+    withheld = len(router.find(r"^dora: withheld: ", mark))
+    time.sleep(SETTLE_S)  # the last RELEASE leaves loadgen as it ends
+    chip = router.stats()["w5500"]
+    dora = dora_stats(router)
+    router.soft_reset()
     return {
         "window": window,
         "exchanges": done,
@@ -87,8 +153,19 @@ def throughput(router, sta, window, count):
         "wall_seconds": round(after["wall_seconds"] - before["wall_seconds"], 3),
         "exchanges_per_sim_s": round(done / sim, 1) if sim > 0 else None,
         "cycles_per_exchange": int(cycles / done) if done else None,
-        "acks_withheld_by_write_budget": len(router.find(r"^dora: withheld: ", mark)),
+        "acks_withheld_by_write_budget": withheld,
+        "layers": layers(r.get("sent_by_type", {}), before["w5500"], chip, dora),
     }
+
+
+def layers_text(run):
+    """One line: the run's drops and the layer that lost them."""
+    w = run["layers"]
+    return ("window %d: %d of %d exchanges dropped; DHCP requests: station sent %d, W5500 stored %d "
+            "(buffer full %d), driver read out %d, dora received %s: %s lost below dora (lwIP's UDP queue)"
+            % (run["window"], run["drops"], run["exchanges"] + run["drops"], sum(w["station_sent"].values()),
+               sum(w["w5500_stored"].values()), w["w5500_buffer_full"], sum(w["driver_read_out"].values()),
+               w["dora_received"], w["lost_below_dora"]))
 
 
 def lease_file(dora_cfg, n):
@@ -256,12 +333,11 @@ def main():
             router.wait_line(r"^dora: serving ", 120)
             figures["reset_to_serving_sim_s"] = reset_to_serving(router, sta)
             print("reset to serving: %s simulated s" % figures["reset_to_serving_sim_s"], flush=True)
-            power_on(router)  # a full write budget (the probes spent some)
-            figures["dora_w1"] = throughput(router, sta, 1, EXCHANGES)
-            print(figures["dora_w1"], flush=True)
-            power_on(router)  # a full write budget again
-            figures["dora_w4"] = throughput(router, sta, 4, EXCHANGES)
-            print(figures["dora_w4"], flush=True)
+            for window in (1, 4):
+                power_on(router)  # a full write budget, dora's counters at zero
+                run = figures["dora_w%d" % window] = throughput(router, sta, window, EXCHANGES)
+                print(run, flush=True)
+                print(layers_text(run), flush=True)
             figures["heap_flood"] = heap_under_flood(router, sta)
             print(figures["heap_flood"], flush=True)
             figures["heap_253"] = heap_with_leases(router, board["dora"])
