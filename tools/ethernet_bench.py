@@ -5,11 +5,14 @@
     DISCOVER (an upper bound: probes every 0.2 s);
   - DORA exchanges per simulated second with no drop, and CPU cycles per
     exchange (the 125 MHz core's cycle count), closed loop from a station
-    (tools/loadgen.py, window 1 and 4).  Each run is 25 exchanges long, just
+    (tools/loadgen.py, window 1 and 4), and where each run's DHCP requests
+    went, layer by layer (layers()).  Each run is 25 exchanges long, just
     after a power-on: every ACK waits for its lease record's flash commit,
     and dora's flash-wear budget allows a burst of 32 commits, then one
     every ~18 s on this board's 1.4 MB filesystem (docs/wear.md), which is
     the rate it sustains past the burst;
+  - how many datagrams the stock image's UDP socket keeps between two
+    reads (udp_queue()): what bursts past that lose below dora;
   - free heap with 253 leases bound: the board boots on a lease file holding
     253 bindings (written by dora's own code on the host), and gc.mem_free()
     is read when serving is interrupted, before any collection and after one;
@@ -166,6 +169,75 @@ def layers_text(run):
             % (run["window"], run["drops"], run["exchanges"] + run["drops"], sum(w["station_sent"].values()),
                sum(w["w5500_stored"].values()), w["w5500_buffer_full"], sum(w["driver_read_out"].values()),
                w["dora_received"], w["lost_below_dora"]))
+
+
+# How many datagrams the stock image's UDP socket keeps between two reads:
+# dora is not running (a soft reset in the raw REPL skips main.py); the probe
+# brings the LAN up as dora_board does, binds port 67, and for each burst
+# sleeps while the station sends it, then reads what the socket kept.
+QUEUE_WAIT_MS = 3000
+QUEUE_PROBE = """\
+import machine, network, socket, time
+import dora_board
+wdt = machine.WDT(timeout=8000)
+board = dora_board.check(dora_board.load(), "ethernet")
+dora_board.start_lan(network, machine, board, print)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 67))
+s.setblocking(False)
+for _ in range(%d):
+    wdt.feed()
+    print("READY")
+    time.sleep_ms(%d)
+    n = 0
+    while True:
+        try:
+            s.recvfrom(600)
+        except OSError:
+            break
+        n += 1
+    print("KEPT", n)
+s.close()
+print("DONE")
+"""
+
+BURST = """\
+import sys
+sys.path.insert(0, %r)
+import loadgen as G
+g = G.Gen(sys.argv[1])
+for _ in range(int(sys.argv[2])):
+    mac = g.new_mac()
+    g.send(G.frame(mac, G.BCAST_MAC, G.ZERO4, G.ALL_ONES, G.dhcp(G.DISCOVER, mac, 1)))
+""" % os.path.join(ROOT, "tools")
+
+
+def udp_queue(router, sta, bursts=(2, 4, 5, 8)):
+    """[(datagrams sent at once, stored by the W5500, read out by the
+    driver, kept by the socket)] for each burst; then main.py serves again."""
+    got = []
+    r = router.repl()
+    try:
+        r.sock.sendall(b"\x04")  # soft reset in the raw REPL: main.py not run
+        r.read_until(b"raw REPL; CTRL-B to exit\r\n>", 60)
+        r.send_script(QUEUE_PROBE % (len(bursts), QUEUE_WAIT_MS))
+        for n in bursts:
+            r.read_until(b"READY", 120)
+            before = router.stats()["w5500"]
+            sta.run([sys.executable, "-c", BURST, sta.ifname, str(n)], timeout=30)
+            r.read_until(b"KEPT ", 60)
+            kept = int(r.read_until(b"\n", 30))
+            after = router.stats()["w5500"]
+            got.append((n, sum(after["dhcpReceived"]) - sum(before["dhcpReceived"]),
+                        sum(after["dhcpReadOut"]) - sum(before["dhcpReadOut"]), kept))
+        r.read_until(b"DONE", 60)
+    finally:
+        r.sock.close()
+    mark = router.mark()
+    router.soft_reset()
+    if not router.wait_line(r"^dora: serving ", 240, mark):
+        raise RuntimeError("the board did not serve again after the queue probe: %s" % router.lines[mark:])
+    return got
 
 
 def lease_file(dora_cfg, n):
@@ -338,6 +410,9 @@ def main():
                 run = figures["dora_w%d" % window] = throughput(router, sta, window, EXCHANGES)
                 print(run, flush=True)
                 print(layers_text(run), flush=True)
+            figures["udp_queue"] = [dict(zip(("burst", "w5500_stored", "driver_read_out", "socket_kept"), b))
+                                    for b in udp_queue(router, sta)]
+            print("stock image's UDP socket: %s" % figures["udp_queue"], flush=True)
             figures["heap_flood"] = heap_under_flood(router, sta)
             print(figures["heap_flood"], flush=True)
             figures["heap_253"] = heap_with_leases(router, board["dora"])
