@@ -199,6 +199,8 @@ for _ in range(%d):
     print("KEPT", n)
 s.close()
 print("DONE")
+time.sleep_ms(500)  # the line leaves over USB first
+machine.reset()  # the watchdog runs on: restart as main.py's board
 """
 
 BURST = """\
@@ -214,8 +216,10 @@ for _ in range(int(sys.argv[2])):
 
 def udp_queue(router, sta, bursts=(2, 4, 5, 8)):
     """[(datagrams sent at once, stored by the W5500, read out by the
-    driver, kept by the socket)] for each burst; then main.py serves again."""
+    driver, kept by the socket)] for each burst; then the board resets and
+    main.py serves again."""
     got = []
+    resets = router.resets
     r = router.repl()
     try:
         r.sock.sendall(b"\x04")  # soft reset in the raw REPL: main.py not run
@@ -231,11 +235,10 @@ def udp_queue(router, sta, bursts=(2, 4, 5, 8)):
             got.append((n, sum(after["dhcpReceived"]) - sum(before["dhcpReceived"]),
                         sum(after["dhcpReadOut"]) - sum(before["dhcpReadOut"]), kept))
         r.read_until(b"DONE", 60)
+        mark = router.mark()
     finally:
         r.sock.close()
-    mark = router.mark()
-    router.soft_reset()
-    if not router.wait_line(r"^dora: serving ", 240, mark):
+    if not (wait_for(lambda: router.resets > resets, 60) and router.wait_line(r"^dora: serving ", 240, mark)):
         raise RuntimeError("the board did not serve again after the queue probe: %s" % router.lines[mark:])
     return got
 
