@@ -246,9 +246,9 @@ def udp_queue(router, sta, bursts=(2, 4, 5, 8)):
 def lease_file(dora_cfg, n):
     """A lease file holding n bindings, made by dora's own server and store
     on the host (DISCOVER, REQUEST from n clients)."""
-    sys.path[:0] = [os.path.join(ROOT, "firmware"), os.path.join(ROOT, "host_tests", "core")]
+    sys.path.insert(0, os.path.join(ROOT, "firmware"))
     from dora import runner
-    import packets as P
+    from dora_lab import packets as P
 
     path = os.path.join(tempfile.mkdtemp(prefix="dora-ethbench-leases-"), "leases.dat")
     r = runner.Runner(dict(dora_cfg, address="192.168.4.1", lease_file=path), log=lambda s: None)
