@@ -6,7 +6,7 @@
 //   node --test host_tests/test_w5500_model.mjs
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CMD_OPEN, CMD_RECV, CMD_SEND, IR_RECV, IR_SENDOK, SOCK_MACRAW, W5500 } from '../tools/emu/w5500.mjs';
+import { CMD_OPEN, CMD_RECV, CMD_SEND, IR_RECV, IR_SENDOK, SOCK_MACRAW, W5500, dhcpServerType } from '../tools/emu/w5500.mjs';
 
 const COMMON = 0;
 const S0_REG = 1;
@@ -257,4 +257,54 @@ test('open resets the pointers; CMD_OPEN on UDP carries no MACRAW traffic', () =
   command(chip, CMD_OPEN);
   assert.equal(read(chip, S0_REG, 0x03, 1)[0], 0x22);
   assert.ok(!chip.receive(ethFrame(60, 1)));
+});
+
+/** A broadcast IPv4/UDP frame to port `port` carrying a DHCP message of `type`
+ * (option 53 after a PAD and another option), `extra` bytes of options after. */
+function dhcpFrame(type, port = 67, extra = 0) {
+  const f = ethFrame(14 + 20 + 8 + 240 + 8 + extra, type);
+  f[14] = 0x45; // IPv4, 20-byte header
+  f[23] = 17; // UDP
+  f[14 + 20 + 2] = port >> 8;
+  f[14 + 20 + 3] = port & 0xff;
+  f.set([0, 12, 1, 0x41, 53, 1, type, 255], 14 + 20 + 8 + 240);
+  return f;
+}
+
+test('dhcpServerType: the option 53 of a frame to UDP port 67, -1 for any other frame', () => {
+  assert.equal(dhcpServerType(dhcpFrame(1)), 1);
+  assert.equal(dhcpServerType(dhcpFrame(7, 67, 100)), 7);
+  assert.equal(dhcpServerType(dhcpFrame(3, 68)), -1, 'to the client port');
+  const arp = dhcpFrame(1);
+  arp[13] = 0x06;
+  assert.equal(dhcpServerType(arp), -1, 'not IPv4');
+  const tcp = dhcpFrame(1);
+  tcp[23] = 6;
+  assert.equal(dhcpServerType(tcp), -1, 'not UDP');
+  const none = dhcpFrame(1);
+  none[14 + 20 + 8 + 240 + 4] = 255; // END before option 53
+  assert.equal(dhcpServerType(none), 0);
+  assert.equal(dhcpServerType(dhcpFrame(1).subarray(0, 40)), -1, 'too short');
+});
+
+test('counters: DHCP frames by type received, lost to a full buffer and read out by the driver', () => {
+  const chip = new W5500();
+  bringUp(chip);
+  for (const type of [1, 3, 7, 1]) assert.ok(chip.receive(dhcpFrame(type)));
+  assert.ok(chip.receive(ethFrame(60, 1)), 'not DHCP: counted as a frame only');
+  assert.deepEqual(chip.stats.dhcpReceived.slice(0, 8), [0, 2, 0, 1, 0, 0, 0, 1]);
+  assert.equal(chip.stats.readOut, 0);
+  recv(chip); // the length header's RECV alone reads no frame out; the frame's does
+  recv(chip);
+  assert.equal(chip.stats.readOut, 2);
+  assert.deepEqual(chip.stats.dhcpReadOut.slice(0, 4), [0, 1, 0, 1]);
+  while (recv(chip) !== null);
+  assert.equal(chip.stats.readOut, 5);
+  assert.deepEqual(chip.stats.dhcpReadOut, chip.stats.dhcpReceived);
+  // Fill the buffer with large frames, then a DHCP frame finds no room.
+  while (chip.receive(ethFrame(1514, 2)));
+  while (chip.receive(ethFrame(60, 3)));
+  assert.ok(!chip.receive(dhcpFrame(3)));
+  assert.equal(chip.stats.dhcpOverflowed[3], 1);
+  assert.equal(chip.stats.dhcpReceived[3], 1, 'a lost frame is not counted received');
 });

@@ -5,11 +5,14 @@
     DISCOVER (an upper bound: probes every 0.2 s);
   - DORA exchanges per simulated second with no drop, and CPU cycles per
     exchange (the 125 MHz core's cycle count), closed loop from a station
-    (tools/loadgen.py, window 1 and 4).  Each run is 25 exchanges long, just
+    (tools/loadgen.py, window 1 and 4), and where each run's DHCP requests
+    went, layer by layer (layers()).  Each run is 25 exchanges long, just
     after a power-on: every ACK waits for its lease record's flash commit,
     and dora's flash-wear budget allows a burst of 32 commits, then one
     every ~18 s on this board's 1.4 MB filesystem (docs/wear.md), which is
     the rate it sustains past the burst;
+  - how many datagrams the stock image's UDP socket keeps between two
+    reads (udp_queue()): what bursts past that lose below dora;
   - free heap with 253 leases bound: the board boots on a lease file holding
     253 bindings (written by dora's own code on the host), and gc.mem_free()
     is read when serving is interrupted, before any collection and after one;
@@ -71,7 +74,68 @@ def power_on(router, timeout=240):
         raise RuntimeError("the board did not serve again: %s" % router.lines[mark:])
 
 
+# dora's counters on the board (dora.admin's stats line), read over the raw
+# REPL once a run is over; ctrl-C has stopped the server, and its Runner is
+# still in dora.runner.running unless stop() ran (then the line was logged).
+DORA_STATS = """\
+from dora import runner as R
+from dora import admin
+print('STATS', admin.stats_text(R.running[0]) if R.running else 'gone')
+"""
+
+DHCP_NAMES = {1: "DISCOVER", 3: "REQUEST", 4: "DECLINE", 7: "RELEASE", 8: "INFORM"}
+
+
+def dora_stats(router):
+    """dora's counters since it started serving, as a dict ("received",
+    "offers", "acks", ...); this stops the server (a soft reset starts it
+    again)."""
+    out = router.exec(DORA_STATS)
+    line = out[out.index("STATS ") + 6:] if "STATS " in out else ""
+    return parse_stats(line)
+
+
+def parse_stats(line):
+    """{"received": 12, "rate_limited": 0, ...} from dora.admin.stats_text()."""
+    return {m.group(1).strip().replace(" ", "_").replace("-", "_"): int(m.group(2))
+            for m in re.finditer(r"([a-z][a-z -]*?) (\d+)(?:,|$)", line.strip())}
+
+
+def by_type(counts):
+    """A W5500 model counter array (index: DHCP message type) as {name: n}."""
+    return {DHCP_NAMES.get(t, str(t)): n for t, n in enumerate(counts) if n}
+
+
+def layers(sent, chip_before, chip_after, dora):
+    """Where the DHCP requests of a run went, layer by layer (counts):
+    sent by the station, stored by the W5500 (or lost to its full buffer),
+    read out of it by the driver, received by dora.  What the driver read
+    out and dora never received was lost in between: in lwIP, whose UDP
+    socket queues at most 4 datagrams (docs/ethernet-board.md)."""
+    def delta(key):
+        return [a - b for a, b in zip(chip_after[key], chip_before[key])]
+
+    stored, overflowed, read_out = delta("dhcpReceived"), delta("dhcpOverflowed"), delta("dhcpReadOut")
+    sent_total = sum(sent.values())
+    return {
+        "station_sent": sent,
+        "w5500_stored": by_type(stored),
+        "w5500_buffer_full": sum(overflowed),
+        "lost_on_the_wire": sent_total - sum(stored) - sum(overflowed),
+        "driver_read_out": by_type(read_out),
+        "dora_received": dora.get("received"),
+        "lost_below_dora": sum(read_out) - dora["received"] if "received" in dora else None,
+        "dora_replies": {"offers": dora.get("offers"), "acks": dora.get("acks"), "naks": dora.get("naks")},
+        "dora_releases": dora.get("releases"),
+    }
+
+
+SETTLE_S = 1  # wall seconds for the board to take in the run's last datagram
+
+
 def throughput(router, sta, window, count):
+    """One closed-loop run just after a power-on (dora's counters start at
+    zero), with where its datagrams went (layers())."""
     mark = router.mark()
     before = router.stats()
     r = loadgen(sta, "--count", count, "--window", window, "--timeout", 10, "--seconds", 600)
@@ -79,6 +143,11 @@ def throughput(router, sta, window, count):
     sim = after["sim_seconds"] - before["sim_seconds"]
     cycles = after["cycles"] - before["cycles"]
     done = r["done"]
+    withheld = len(router.find(r"^dora: withheld: ", mark))
+    time.sleep(SETTLE_S)  # the last RELEASE leaves loadgen as it ends
+    chip = router.stats()["w5500"]
+    dora = dora_stats(router)
+    router.soft_reset()
     return {
         "window": window,
         "exchanges": done,
@@ -87,16 +156,99 @@ def throughput(router, sta, window, count):
         "wall_seconds": round(after["wall_seconds"] - before["wall_seconds"], 3),
         "exchanges_per_sim_s": round(done / sim, 1) if sim > 0 else None,
         "cycles_per_exchange": int(cycles / done) if done else None,
-        "acks_withheld_by_write_budget": len(router.find(r"^dora: withheld: ", mark)),
+        "acks_withheld_by_write_budget": withheld,
+        "layers": layers(r.get("sent_by_type", {}), before["w5500"], chip, dora),
     }
+
+
+def layers_text(run):
+    """One line: the run's drops and the layer that lost them."""
+    w = run["layers"]
+    return ("window %d: %d of %d exchanges dropped; DHCP requests: station sent %d, W5500 stored %d "
+            "(buffer full %d), driver read out %d, dora received %s: %s lost below dora (lwIP's UDP queue)"
+            % (run["window"], run["drops"], run["exchanges"] + run["drops"], sum(w["station_sent"].values()),
+               sum(w["w5500_stored"].values()), w["w5500_buffer_full"], sum(w["driver_read_out"].values()),
+               w["dora_received"], w["lost_below_dora"]))
+
+
+# How many datagrams the stock image's UDP socket keeps between two reads:
+# dora is not running (a soft reset in the raw REPL skips main.py); the probe
+# brings the LAN up as dora_board does, binds port 67, and for each burst
+# sleeps while the station sends it, then reads what the socket kept.
+QUEUE_WAIT_MS = 3000
+QUEUE_PROBE = """\
+import machine, network, socket, time
+import dora_board
+wdt = machine.WDT(timeout=8000)
+board = dora_board.check(dora_board.load(), "ethernet")
+dora_board.start_lan(network, machine, board, print)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 67))
+s.setblocking(False)
+for _ in range(%d):
+    wdt.feed()
+    print("READY")
+    time.sleep_ms(%d)
+    n = 0
+    while True:
+        try:
+            s.recvfrom(600)
+        except OSError:
+            break
+        n += 1
+    print("KEPT", n)
+s.close()
+print("DONE")
+time.sleep_ms(500)  # the line leaves over USB first
+machine.reset()  # the watchdog runs on: restart as main.py's board
+"""
+
+BURST = """\
+import sys
+sys.path.insert(0, %r)
+import loadgen as G
+g = G.Gen(sys.argv[1])
+for _ in range(int(sys.argv[2])):
+    mac = g.new_mac()
+    g.send(G.frame(mac, G.BCAST_MAC, G.ZERO4, G.ALL_ONES, G.dhcp(G.DISCOVER, mac, 1)))
+""" % os.path.join(ROOT, "tools")
+
+
+def udp_queue(router, sta, bursts=(2, 4, 5, 8)):
+    """[(datagrams sent at once, stored by the W5500, read out by the
+    driver, kept by the socket)] for each burst; then the board resets and
+    main.py serves again."""
+    got = []
+    resets = router.resets
+    r = router.repl()
+    try:
+        r.sock.sendall(b"\x04")  # soft reset in the raw REPL: main.py not run
+        r.read_until(b"raw REPL; CTRL-B to exit\r\n>", 60)
+        r.send_script(QUEUE_PROBE % (len(bursts), QUEUE_WAIT_MS))
+        for n in bursts:
+            r.read_until(b"READY", 120)
+            before = router.stats()["w5500"]
+            sta.run([sys.executable, "-c", BURST, sta.ifname, str(n)], timeout=30)
+            r.read_until(b"KEPT ", 60)
+            kept = int(r.read_until(b"\n", 30))
+            after = router.stats()["w5500"]
+            got.append((n, sum(after["dhcpReceived"]) - sum(before["dhcpReceived"]),
+                        sum(after["dhcpReadOut"]) - sum(before["dhcpReadOut"]), kept))
+        r.read_until(b"DONE", 60)
+        mark = router.mark()
+    finally:
+        r.sock.close()
+    if not (wait_for(lambda: router.resets > resets, 60) and router.wait_line(r"^dora: serving ", 240, mark)):
+        raise RuntimeError("the board did not serve again after the queue probe: %s" % router.lines[mark:])
+    return got
 
 
 def lease_file(dora_cfg, n):
     """A lease file holding n bindings, made by dora's own server and store
     on the host (DISCOVER, REQUEST from n clients)."""
-    sys.path[:0] = [os.path.join(ROOT, "firmware"), os.path.join(ROOT, "host_tests", "core")]
+    sys.path.insert(0, os.path.join(ROOT, "firmware"))
     from dora import runner
-    import packets as P
+    from dora_lab import packets as P
 
     path = os.path.join(tempfile.mkdtemp(prefix="dora-ethbench-leases-"), "leases.dat")
     r = runner.Runner(dict(dora_cfg, address="192.168.4.1", lease_file=path), log=lambda s: None)
@@ -256,12 +408,14 @@ def main():
             router.wait_line(r"^dora: serving ", 120)
             figures["reset_to_serving_sim_s"] = reset_to_serving(router, sta)
             print("reset to serving: %s simulated s" % figures["reset_to_serving_sim_s"], flush=True)
-            power_on(router)  # a full write budget (the probes spent some)
-            figures["dora_w1"] = throughput(router, sta, 1, EXCHANGES)
-            print(figures["dora_w1"], flush=True)
-            power_on(router)  # a full write budget again
-            figures["dora_w4"] = throughput(router, sta, 4, EXCHANGES)
-            print(figures["dora_w4"], flush=True)
+            for window in (1, 4):
+                power_on(router)  # a full write budget, dora's counters at zero
+                run = figures["dora_w%d" % window] = throughput(router, sta, window, EXCHANGES)
+                print(run, flush=True)
+                print(layers_text(run), flush=True)
+            figures["udp_queue"] = [dict(zip(("burst", "w5500_stored", "driver_read_out", "socket_kept"), b))
+                                    for b in udp_queue(router, sta)]
+            print("stock image's UDP socket: %s" % figures["udp_queue"], flush=True)
             figures["heap_flood"] = heap_under_flood(router, sta)
             print(figures["heap_flood"], flush=True)
             figures["heap_253"] = heap_with_leases(router, board["dora"])

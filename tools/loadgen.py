@@ -91,6 +91,8 @@ def dhcp(msg_type, mac, xid, options=b"", ciaddr=ZERO4, broadcast=True):
 
 
 PARAMS = bytes((55, 4, 1, 3, 6, 51))
+_TYPE_AT = 14 + 20 + 8 + 240 + 2  # option 53's value in a frame()'s dhcp()
+TYPE_NAMES = {DISCOVER: "DISCOVER", REQUEST: "REQUEST", DECLINE: "DECLINE", RELEASE: "RELEASE", INFORM: "INFORM"}
 
 
 def parse_reply(data):
@@ -141,6 +143,7 @@ class Gen:
         self.macs = set()
         self.received = 0
         self.send_errors = 0
+        self.sent_by_type = {}  # frames sent, by DHCP message type (option 53, first in ours)
 
     def new_mac(self):
         while True:
@@ -153,6 +156,8 @@ class Gen:
         for _ in range(200):  # bounded: the device queue may be full for a moment
             try:
                 self.s.send(f)
+                t = f[_TYPE_AT] if len(f) > _TYPE_AT else 0
+                self.sent_by_type[t] = self.sent_by_type.get(t, 0) + 1
                 return
             except BlockingIOError:
                 time.sleep(0.0002)
@@ -313,6 +318,7 @@ class Gen:
         elapsed = (last_ack if done else time.monotonic()) - t_start
         res = summary(started, done, naks, timeouts, elapsed, lat, rate, window)
         res["retransmits"] = retransmits
+        res["sent_by_type"] = {TYPE_NAMES.get(t, str(t)): n for t, n in sorted(self.sent_by_type.items())}
         return res
 
     # -- phases over held leases -----------------------------------------------

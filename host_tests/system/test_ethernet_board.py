@@ -33,6 +33,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 sys.path.insert(0, HERE)
 
+import ethernet_bench  # noqa: E402
 import ethernet_board as EB  # noqa: E402
 import leases as lease_tool  # noqa: E402
 from dora_lab import netns  # noqa: E402
@@ -266,6 +267,16 @@ def test_ten_stations_at_once(rig):
     finally:
         for c in clients:
             c.stop()
+
+
+def test_the_stock_udp_socket_keeps_four_datagrams_between_reads(rig):
+    """Why a burst loses requests below dora: with dora stopped, a probe on
+    port 67 sleeps while a station sends a burst, then reads.  The W5500
+    stores every frame and the driver reads every one out, but the stock
+    image's lwIP socket keeps only 4 (tools/ethernet_bench.py udp_queue;
+    docs/ethernet-board.md, "Bursts and lwIP's socket queue")."""
+    got = ethernet_bench.udp_queue(rig.router, rig.lab.station(3), bursts=(3, 4, 6))
+    assert got == [(3, 3, 3, 3), (4, 4, 4, 4), (6, 6, 6, 4)], got
 
 
 def test_dora_ctl_lists_revokes_and_adds_static_hosts_on_the_board(rig):

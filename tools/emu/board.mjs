@@ -15,7 +15,8 @@
 //
 // --attach loads a peripheral model: a module exporting attach(board), called
 // before the core starts, which may hook board.mcu.spi[n], GPIO pins, or add
-// a register block with board.addPeripheral(base, model).
+// a register block with board.addPeripheral(base, model), and may put its
+// counters in board.modelStats (by name) for the stats events.
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
@@ -56,6 +57,8 @@ export class EmulatedBoard {
     // the watchdog stopped (left running, rp2040js would fire it again on
     // every tick), so a test can tell whether the firmware kept feeding it.
     this.watchdogTriggers = 0;
+    // Counters of attached models, by name, in every stats event.
+    this.modelStats = {};
     const watchdog = this.mcu.peripherals[0x40058];
     watchdog.onWatchdogTrigger = () => {
       this.watchdogTriggers++;
@@ -82,6 +85,7 @@ export class EmulatedBoard {
       wall_seconds: +wall.toFixed(3),
       speed: wall > 0 ? +(sim / wall).toFixed(3) : 0,
       watchdog_triggers: this.watchdogTriggers,
+      ...this.modelStats,
     };
   }
 

@@ -82,5 +82,6 @@ export function attach(board) {
     chip.onFrame = (frame) => link.send(frame);
   }
   board.w5500 = chip;
+  board.modelStats.w5500 = chip.stats;
   return chip;
 }

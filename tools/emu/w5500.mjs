@@ -69,6 +69,35 @@ export const SOCK_MACRAW = 0x42;
 const MIN_FRAME = 60; // without the FCS, which the chip adds and strips
 const MAX_FRAME = 1514;
 
+// Counters of DHCP requests to a server (UDP port 67) by message type
+// (option 53; index 0: no or unknown type), so a run can tell where its
+// datagrams went: received from the wire, lost to a full buffer, read out
+// by the driver.
+const DHCP_TYPES = 9;
+
+/** The DHCP message type of a frame to UDP port 67 (0: none), or -1. */
+export function dhcpServerType(frame) {
+  if (frame.length < 42 || frame[12] !== 0x08 || frame[13] !== 0x00 || frame[23] !== 17) {
+    return -1;
+  }
+  const udp = 14 + (frame[14] & 0x0f) * 4;
+  if (udp + 8 > frame.length || ((frame[udp + 2] << 8) | frame[udp + 3]) !== 67) {
+    return -1;
+  }
+  let at = udp + 8 + 240; // the options, after the fixed part and the cookie
+  while (at + 1 < frame.length && frame[at] !== 255) {
+    if (frame[at] === 0) {
+      at++;
+      continue;
+    }
+    if (frame[at] === 53 && at + 2 < frame.length) {
+      return frame[at + 2] < DHCP_TYPES ? frame[at + 2] : 0;
+    }
+    at += 2 + frame[at + 1];
+  }
+  return 0;
+}
+
 function commonDefaults() {
   const r = new Uint8Array(0x40);
   r[0x19] = 0x07; // RTR = 2000 (200 ms)
@@ -97,7 +126,16 @@ export class W5500 {
     this.link = link;
     this.onFrame = () => {};
     this.onInterruptChange = () => {};
-    this.stats = { sent: 0, received: 0, filtered: 0, overflowed: 0 };
+    this.stats = {
+      sent: 0,
+      received: 0,
+      filtered: 0,
+      overflowed: 0,
+      readOut: 0, // frames the driver has taken out of socket 0's buffer
+      dhcpReceived: new Array(DHCP_TYPES).fill(0),
+      dhcpOverflowed: new Array(DHCP_TYPES).fill(0),
+      dhcpReadOut: new Array(DHCP_TYPES).fill(0),
+    };
     this.txMem = Array.from({ length: SOCKETS }, () => new Uint8Array(16384));
     this.rxMem = Array.from({ length: SOCKETS }, () => new Uint8Array(16384));
     this.inReset = false;
@@ -111,6 +149,10 @@ export class W5500 {
     this.socket = Array.from({ length: SOCKETS }, () => socketDefaults());
     // RX_RD as of the last RECV command: what the received size counts from.
     this.rxCommitted = new Uint16Array(SOCKETS);
+    // Socket 0's stored frames not yet read out: [bytes, DHCP type or -1],
+    // and the bytes read out of the oldest one so far.
+    this.rxFrames = [];
+    this.rxFreed = 0;
     for (const m of this.txMem) m.fill(0);
     for (const m of this.rxMem) m.fill(0);
     this.phase = 0;
@@ -350,6 +392,10 @@ export class W5500 {
         this.setReg16(n, Sn_RX_RD, 0);
         this.setReg16(n, Sn_RX_WR, 0);
         this.rxCommitted[n] = 0;
+        if (n === 0) {
+          this.rxFrames = [];
+          this.rxFreed = 0;
+        }
         if (proto === PROTO_MACRAW && n === 0) {
           r[Sn_SR] = SOCK_MACRAW;
         } else if (proto === 0x02) {
@@ -367,13 +413,30 @@ export class W5500 {
           this.transmit(n);
         }
         break;
-      case CMD_RECV:
-        this.rxCommitted[n] = this.reg16(n, Sn_RX_RD);
+      case CMD_RECV: {
+        const rd = this.reg16(n, Sn_RX_RD);
+        if (n === 0) {
+          this.countReadOut((rd - this.rxCommitted[0]) & 0xffff);
+        }
+        this.rxCommitted[n] = rd;
         break;
+      }
       default:
         break; // TCP/UDP commands: not used by the MACRAW driver
     }
     r[Sn_CR] = 0; // commands complete at once here
+  }
+
+  /** The driver freed `bytes` more of socket 0's buffer (a RECV command):
+   * count the frames wholly read out by now. */
+  countReadOut(bytes) {
+    this.rxFreed += bytes;
+    while (this.rxFrames.length && this.rxFreed >= this.rxFrames[0][0]) {
+      const [size, type] = this.rxFrames.shift();
+      this.rxFreed -= size;
+      this.stats.readOut++;
+      if (type >= 0) this.stats.dhcpReadOut[type]++;
+    }
   }
 
   transmit(n) {
@@ -407,8 +470,10 @@ export class W5500 {
       return false;
     }
     const need = frame.length + 2;
+    const type = dhcpServerType(frame);
     if (this.rxMax(0) - this.rxReceived(0) < need) {
       this.stats.overflowed++;
+      if (type >= 0) this.stats.dhcpOverflowed[type]++;
       return false;
     }
     const mask = this.rxMax(0) - 1;
@@ -423,6 +488,8 @@ export class W5500 {
     this.setReg16(0, Sn_RX_WR, (at + frame.length) & 0xffff);
     r[Sn_IR] |= IR_RECV;
     this.stats.received++;
+    this.rxFrames.push([need, type]);
+    if (type >= 0) this.stats.dhcpReceived[type]++;
     this.updateInterrupt();
     return true;
   }
