@@ -402,9 +402,18 @@ def _waiting(poller):
     return bool(poller.poll(0))
 
 
+def pace_gc():
+    """Collect now, and from now on each time a quarter of what is then free
+    has been allocated: collections stay short, and garbage never fills the
+    heap first.  (MicroPython counts the bytes allocated since the last
+    collection against gc.threshold.)"""
+    gc.collect()
+    if compat.MICROPYTHON:
+        gc.threshold(gc.mem_free() // 4)
+
+
 async def _housekeeping(runner):
-    # Flush records no ACK waited for; gc at a steady pace, with the
-    # threshold at a quarter of the free heap so collections stay short.
+    # Flush records no ACK waited for; collect at a steady pace (pace_gc).
     every = runner.cfg.status_seconds
     last_status = 0
     while True:
@@ -414,12 +423,10 @@ async def _housekeeping(runner):
             runner.store.flush(now)  # never raises; a failing flash is retried with backoff
         if runner.verbose or runner.listeners:
             _admin().sweep(runner, now)  # nobody to tell otherwise
-        gc.collect()
         if every and now - last_status >= every:
             last_status = now
             runner.log("status: " + _admin().status_text(runner, now))
-        if compat.MICROPYTHON:
-            gc.threshold(gc.mem_free() // 4 + gc.mem_alloc())
+        pace_gc()
 
 
 async def serve(cfg, runner=None):

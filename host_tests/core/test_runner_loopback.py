@@ -167,3 +167,28 @@ def test_a_round_reads_what_waits_and_holds_its_acks_for_one_commit():
     finally:
         cl.close()
         r.stop()
+
+
+def test_the_housekeeping_collects_once_a_quarter_of_the_free_heap_is_garbage():
+    # gc.threshold counts what was allocated since the last collection: set
+    # to a quarter of the free heap, garbage never fills the heap first.
+    import gc
+
+    if not util.MICROPYTHON:
+        util.skip("CPython has no gc.threshold")
+    runner.pace_gc()
+    try:
+        free = gc.mem_free()
+        piece = 256
+        made = 0
+        before = gc.mem_alloc()
+        while made < free // 2:  # bounded: half of the free heap at most
+            bytearray(piece)
+            made += piece + 16  # the allocator's rounding, at most
+            now = gc.mem_alloc()
+            if now < before:
+                break  # a collection ran
+            before = now
+        assert made <= free // 4 + 4 * piece, (made, free)
+    finally:
+        gc.threshold(-1)
