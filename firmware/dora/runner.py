@@ -448,6 +448,7 @@ async def serve_all(runners):
             r.open()
             tasks.append(asyncio.create_task(r.serve()))
             tasks.append(asyncio.create_task(_housekeeping(r)))
+        pace_gc()  # from the first datagram on, not from the first housekeeping
         if runners[0].cfg.run_seconds:
             await compat.sleep_ms(runners[0].cfg.run_seconds * 1000)
         else:
