@@ -423,10 +423,10 @@ async def _housekeeping(runner):
             runner.store.flush(now)  # never raises; a failing flash is retried with backoff
         if runner.verbose or runner.listeners:
             _admin().sweep(runner, now)  # nobody to tell otherwise
+        pace_gc()  # first: the status line reports the heap left after a collection
         if every and now - last_status >= every:
             last_status = now
             runner.log("status: " + _admin().status_text(runner, now))
-        pace_gc()
 
 
 async def serve(cfg, runner=None):
