@@ -37,6 +37,7 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 
 import ethernet_board as EB  # noqa: E402
 from dora_lab.netns import Lab, available, wait_for  # noqa: E402
+from loadgen import TYPE_NAMES  # noqa: E402
 
 LOADGEN = os.path.join(ROOT, "tools", "loadgen.py")
 
@@ -83,8 +84,6 @@ from dora import admin
 print('STATS', admin.stats_text(R.running[0]) if R.running else 'gone')
 """
 
-DHCP_NAMES = {1: "DISCOVER", 3: "REQUEST", 4: "DECLINE", 7: "RELEASE", 8: "INFORM"}
-
 
 def dora_stats(router):
     """dora's counters since it started serving, as a dict ("received",
@@ -103,7 +102,7 @@ def parse_stats(line):
 
 def by_type(counts):
     """A W5500 model counter array (index: DHCP message type) as {name: n}."""
-    return {DHCP_NAMES.get(t, str(t)): n for t, n in enumerate(counts) if n}
+    return {TYPE_NAMES.get(t, str(t)): n for t, n in enumerate(counts) if n}
 
 
 def layers(sent, chip_before, chip_after, dora):

@@ -82,10 +82,11 @@ ROUND_READS = 64 if HOST else 4
 # system raised it); SO_RCVBUFFORCE passes the cap for a process allowed to
 # administer the network, as a server on port 67 usually is.
 RCVBUF = 1 << 20
-_SO_RCVBUF = 8  # Linux values; the unix port has no constants for them
-_SO_RCVBUFFORCE = 33
 
-_SO_BINDTODEVICE = 25  # Linux value; the unix port has no constant for it
+# Linux's option numbers: the unix port has no constants for them.
+_SO_RCVBUF = 8
+_SO_BINDTODEVICE = 25
+_SO_RCVBUFFORCE = 33
 
 # "Never", as a time in seconds since boot: the largest small int on a 32-bit
 # board (2**30 - 1), for lease expiries (dora.leases) and the client's
@@ -294,6 +295,17 @@ else:
     def _wake(fut):
         if not fut.done():
             fut.set_result(None)
+
+
+def pace_gc(gc):
+    """Collect now, and from now on each time a quarter of what is then free
+    has been allocated: collections stay short, and garbage never fills the
+    heap first.  (MicroPython counts the bytes allocated since the last
+    collection against gc.threshold; CPython has no such setting.)  `gc`:
+    the module, or what a benchmark puts in its place."""
+    gc.collect()
+    if MICROPYTHON:
+        gc.threshold(gc.mem_free() // 4)
 
 
 def fsync(f):

@@ -402,18 +402,8 @@ def _waiting(poller):
     return bool(poller.poll(0))
 
 
-def pace_gc():
-    """Collect now, and from now on each time a quarter of what is then free
-    has been allocated: collections stay short, and garbage never fills the
-    heap first.  (MicroPython counts the bytes allocated since the last
-    collection against gc.threshold.)"""
-    gc.collect()
-    if compat.MICROPYTHON:
-        gc.threshold(gc.mem_free() // 4)
-
-
 async def _housekeeping(runner):
-    # Flush records no ACK waited for; collect at a steady pace (pace_gc).
+    # Flush records no ACK waited for; collect at a steady pace (compat.pace_gc).
     every = runner.cfg.status_seconds
     last_status = 0
     while True:
@@ -423,7 +413,7 @@ async def _housekeeping(runner):
             runner.store.flush(now)  # never raises; a failing flash is retried with backoff
         if runner.verbose or runner.listeners:
             _admin().sweep(runner, now)  # nobody to tell otherwise
-        pace_gc()  # first: the status line reports the heap left after a collection
+        compat.pace_gc(gc)  # first: the status line reports the heap left after a collection
         if every and now - last_status >= every:
             last_status = now
             runner.log("status: " + _admin().status_text(runner, now))
@@ -448,7 +438,7 @@ async def serve_all(runners):
             r.open()
             tasks.append(asyncio.create_task(r.serve()))
             tasks.append(asyncio.create_task(_housekeeping(r)))
-        pace_gc()  # from the first datagram on, not from the first housekeeping
+        compat.pace_gc(gc)  # from the first datagram on, not from the first housekeeping
         if runners[0].cfg.run_seconds:
             await compat.sleep_ms(runners[0].cfg.run_seconds * 1000)
         else:

@@ -1,6 +1,7 @@
 # dora's UDP socket: no SO_REUSEADDR, so a second server on a port already
 # taken fails at start-up with one clear line instead of both answering.
 
+import os
 import socket
 import sys
 
@@ -75,8 +76,6 @@ def test_on_linux_the_socket_queues_what_arrives_during_a_sync():
         util.skip("Linux only")
     with open("/proc/sys/net/core/rmem_max") as f:
         most = int(f.read())
-    import os
-
     if os.geteuid() == 0:
         most = compat.RCVBUF  # root passes the system's cap (SO_RCVBUFFORCE)
     s = compat.udp_socket(util.loopback_ports()[0] + 4, ip="127.0.0.1")
